@@ -1,0 +1,1 @@
+"""One module per `kata` subcommand; see `checker.cli`."""

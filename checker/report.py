@@ -1,0 +1,186 @@
+"""Format a `CheckResult` for the terminal, in the current language.
+
+Rules: never show grader source; show expected values only through the
+messages graders write; show the falsifying input only when it is small;
+for errors show only frames from the learner's file.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+from checker.i18n import current_language, tr
+from checker.runner import CheckResult
+
+LABELS = {
+    "pass": ("pass", "通过"),
+    "fail": ("FAIL", "未通过"),
+    "not_implemented": ("not implemented", "未实现"),
+    "error": ("ERROR", "出错"),
+    "timeout": ("timed out", "超时"),
+}
+MARKS = {"pass": "✓", "fail": "✗", "not_implemented": "·", "error": "!", "timeout": "⏱"}
+
+
+def _label(status: str) -> str:
+    en, zh = LABELS[status]
+    return tr(en, zh)
+
+
+def _pick(pair: dict | None) -> str | None:
+    if not pair:
+        return None
+    return pair.get("zh") if current_language() == "zh" else pair.get("en")
+
+
+def _indent(text: str, prefix: str = "      ") -> str:
+    return textwrap.indent(text.rstrip(), prefix)
+
+
+def _relative(path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _title_line(result: CheckResult) -> str:
+    kata = result.kata
+    return f"{kata.name} — {kata.title}   ({tr('file', '文件')}: {_relative(result.impl_path)})"
+
+
+def _record_lines(record: dict, time_limit: float) -> list[str]:
+    status = record["status"]
+    summary = _pick(record.get("explain")) or record["name"]
+    if "[" in record["name"]:
+        # A parametrized grader: name the case, e.g. "[uppercase role]".
+        summary += " [" + record["name"].split("[", 1)[1]
+    lines = [f"  {MARKS[status]} {_label(status):<15} {summary}"]
+    if status == "fail":
+        message = _pick(record.get("message"))
+        if message:
+            lines.append(_indent(message))
+        if record.get("detail"):
+            lines.append(_indent(record["detail"]))
+    elif status == "error":
+        kind = record.get("kind")
+        if kind == "missing":
+            lines.append(_indent(tr(
+                f"Your file has no `{record.get('missing')}`. The graders call it by exactly "
+                "this name: check the spelling and that it is defined at module level.",
+                f"你的文件里没有 `{record.get('missing')}`。评分器按这个名字调用它："
+                "请检查拼写，并确认它定义在模块顶层。",
+            )))
+        elif kind == "skipped":
+            lines.append(_indent(tr(
+                "The grader was skipped, which proves nothing: it counts as an error.",
+                "评分器被跳过，什么也证明不了，因此记为出错。",
+            )))
+        else:
+            if kind == "crash":
+                lines.append(_indent(tr(
+                    "The grading process died while this grader ran (a crash in native code?).",
+                    "运行这个评分器时评分进程意外退出（可能是原生代码崩溃）。",
+                )))
+            if record.get("detail"):
+                lines.append(_indent(record["detail"]))
+            frames = record.get("frames") or []
+            if frames:
+                lines.append(_indent(tr("In your code:", "出错位置（你的代码）：")))
+                lines.extend(_indent(frame, "        ") for frame in frames)
+    elif status == "timeout":
+        lines.append(_indent(tr(
+            f"Stopped after {time_limit:g} s. Look for a loop whose condition never changes.",
+            f"运行超过 {time_limit:g} 秒被终止。检查是否有条件永远不变的循环。",
+        )))
+    example = record.get("example")
+    if example and status in ("fail", "error"):
+        lines.append(_indent(tr("Failing input:", "触发问题的输入：")))
+        lines.append(_indent(example, "        "))
+    output = record.get("output")
+    if output and status != "pass":
+        lines.append(_indent(tr("Your code printed:", "你的代码输出了：")))
+        lines.append(_indent(output, "        "))
+    return lines
+
+
+def _load_error_lines(result: CheckResult) -> list[str] | None:
+    """One block for a file that failed to import, instead of one per grader."""
+    loads = [r for r in result.records if r.get("kind") == "load"]
+    if not loads or len(loads) != len(result.records):
+        return None
+    record = loads[0]
+    lines = [tr(
+        f"  ! Your file could not be imported, so no grader could run ({len(loads)} graders).",
+        f"  ! 你的文件无法导入，所有评分器都无法运行（共 {len(loads)} 个）。",
+    )]
+    lines.append(_indent(record.get("detail") or ""))
+    for frame in record.get("frames") or []:
+        lines.append(_indent(frame, "        "))
+    return lines
+
+
+def _summary_lines(result: CheckResult, next_kata: str | None) -> list[str]:
+    total = len(result.records)
+    passed = result.count("pass")
+    parts = [tr(f"{passed}/{total} graders pass", f"{passed}/{total} 个评分器通过")]
+    for status in ("fail", "error", "timeout", "not_implemented"):
+        count = result.count(status)
+        if count:
+            parts.append(f"{count} {_label(status)}")
+    lines = ["", " · ".join(parts)]
+    stub = _relative(result.impl_path)
+    name = result.kata.name
+    if result.passed:
+        if next_kata:
+            lines.append(tr(
+                f"Passed {name}. Next: `make check KATA={next_kata}` (or `kata check {next_kata}`).",
+                f"{name} 已通过。下一题：`make check KATA={next_kata}`（或 `kata check {next_kata}`）。",
+            ))
+        else:
+            lines.append(tr(
+                f"Passed {name}. That was the last kata on the course map.",
+                f"{name} 已通过。这是课程路线上的最后一题。",
+            ))
+    elif result.not_started:
+        lines.append(tr(
+            f"{name} is not started yet. Next: open {stub}, read the docstrings, "
+            "replace each `raise NotImplementedError` at a `# TODO:`, and run `make check` again.",
+            f"{name} 还没有开始。下一步：打开 {stub}，阅读 docstring，"
+            "把每个 `# TODO:` 处的 `raise NotImplementedError` 换成你的实现，然后再次运行 `make check`。",
+        ))
+    else:
+        lines.append(tr(
+            f"Next: fix the first grader that does not pass in {stub}, then run `make check` again. "
+            f"Stuck? `kata hint {name}`.",
+            f"下一步：在 {stub} 中修正第一个没有通过的评分器对应的问题，然后再次运行 `make check`。"
+            f"卡住了？运行 `kata hint {name}`。",
+        ))
+    if result.seed is not None and not result.passed and not result.not_started:
+        lines.append(tr(
+            f"Random inputs came from seed {result.seed}; rerun them with `kata check {name} --seed {result.seed}`.",
+            f"本次随机输入的种子是 {result.seed}；用 `kata check {name} --seed {result.seed}` 可复现。",
+        ))
+    return lines
+
+
+def format_result(result: CheckResult, next_kata: str | None = None) -> str:
+    """Render the whole report for one kata."""
+    lines = [_title_line(result), ""]
+    if result.collect_error is not None:
+        lines.append(tr(
+            "  ! The graders could not start. This is a problem in sft-katas itself, not in "
+            "your code; please report it with the output below.",
+            "  ! 评分器无法启动。这是 sft-katas 自身的问题，与你的代码无关；请附上下面的输出报告问题。",
+        ))
+        lines.append(_indent(result.collect_error))
+        return "\n".join(lines)
+    block = _load_error_lines(result)
+    if block is not None:
+        lines.extend(block)
+    else:
+        for record in result.records:
+            lines.extend(_record_lines(record, result.time_limit))
+    lines.extend(_summary_lines(result, next_kata))
+    return "\n".join(lines)
