@@ -1,0 +1,1 @@
+"""Benchmarks: each `bench/bench_<topic>.py` compares our code with a peer."""
