@@ -18,7 +18,11 @@ WORKERS ?= 2
 
 check_args = $(KATA) $(if $(IMPL),--impl $(IMPL)) $(if $(SEED),--seed $(SEED)) $(ARGS)
 
-.PHONY: setup check test bench list lint clean-venv
+.PHONY: setup check test bench list lint clean-venv $(CLI_TARGETS)
+
+# Thin wrappers: `make hint KATA=lora` runs `kata hint lora`, and so on.
+CLI_TARGETS := hint watch reset solution progress mock drill rag-eval react-demo \
+	embedding-demo capstone capstone-rank-sweep
 
 setup: $(STAMP)
 
@@ -48,3 +52,6 @@ lint: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+$(CLI_TARGETS): $(STAMP)
+	@$(KATA_CLI) $@ $(KATA) $(if $(IMPL),--impl $(IMPL)) $(ARGS)
