@@ -65,8 +65,13 @@ def run_graders(
     ci: bool = False,
     stop_first: bool = False,
     keyword: str | None = None,
+    limits=None,
 ) -> CheckResult:
-    """Grade `impl` (see `checker.resolver`) against kata `kata`'s graders."""
+    """Grade `impl` (see `checker.resolver`) against kata `kata`'s graders.
+
+    `limits` (a `checker.practice.limits.ResourceLimits`) caps the CPU time
+    and memory of the grading subprocess, for code nobody has reviewed.
+    """
     from checker.resolver import resolve_path
 
     env = dict(os.environ)
@@ -101,12 +106,15 @@ def run_graders(
         overall_limit = 60 + limit * _estimate_grader_count(kata.grader_path) * 1.5
         start = time.monotonic()
         killed = False
+        limit_detail = None
         try:
             done = subprocess.run(
                 command, capture_output=True, text=True, env=env, cwd=REPO_ROOT,
-                timeout=overall_limit,
+                timeout=overall_limit, preexec_fn=limits.apply if limits else None,
             )
             output = done.stdout + done.stderr
+            if limits is not None:
+                limit_detail = limits.exit_detail(done.returncode)
         except subprocess.TimeoutExpired as expired:
             killed = True
             raw = expired.stdout or ""
@@ -135,7 +143,8 @@ def run_graders(
         if killed:
             missing.update(status="timeout")
         else:
-            missing.update(status="error", kind="crash", detail=output.strip()[-800:])
+            missing.update(status="error", kind="limit" if limit_detail else "crash",
+                           detail=limit_detail or output.strip()[-800:])
         result.records.append(missing)
     if not result.records:
         # Nothing ran: the grader file itself failed to import or collect.

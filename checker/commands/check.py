@@ -8,6 +8,7 @@ import sys
 from checker.catalog import all_katas
 from checker.commands.common import add_lang_argument, kata_or_exit
 from checker.i18n import tr
+from checker.practice.limits import DEFAULT_CPU_SECONDS, DEFAULT_MEMORY_MIB, ResourceLimits, hit_memory_limit
 from checker.report import format_result
 from checker.runner import run_graders
 from checker.state import passed_katas, record_check
@@ -33,18 +34,30 @@ def run(arguments: argparse.Namespace) -> int:
         return 0
     kata = kata_or_exit(name)
     impl = arguments.impl
+    limits = None
     if arguments.file:
         impl = arguments.file
+        # Interviewer mode: a candidate's file runs under CPU and memory limits.
+        limits = ResourceLimits(cpu_seconds=arguments.cpu_limit, memory_mib=arguments.memory_limit)
     print(tr(f"Grading {kata.name} …", f"正在评分 {kata.name} …"), flush=True)
+    if limits is not None:
+        print(tr(f"Interviewer mode: {arguments.file} runs in a separate process limited to "
+                 f"{limits.describe()}.",
+                 f"面试官模式：{arguments.file} 在独立进程中运行，限制为{limits.describe()}。"), flush=True)
     result = run_graders(
         kata, impl=impl, seed=arguments.seed, time_limit=arguments.time_limit,
-        keyword=arguments.only,
+        keyword=arguments.only, limits=limits,
     )
     own_file = impl in (None, "katas")
     if own_file and result.records:
         record_check(kata.name, result.passed, result.not_started, result.duration)
     following = next_unpassed(after=kata.name) if result.passed else None
     print(format_result(result, next_kata=following))
+    if limits is not None and hit_memory_limit(result.records):
+        print(tr(f"Note: the code under test ran out of its {limits.memory_mib} MiB memory limit "
+                 "(--memory-limit); the graders that hit it are reported as errors above.",
+                 f"注意：被测代码超出了 {limits.memory_mib} MiB 的内存限制（--memory-limit），"
+                 "触发限制的评分器在上面记为出错。"))
     sys.stdout.flush()
     return 0 if result.passed else 1
 
@@ -72,5 +85,11 @@ def register(subparsers) -> None:
     parser.add_argument("--only", metavar="EXPR",
                         help=tr("run only the graders whose names match this pytest -k expression",
                                 "只运行名称匹配该 pytest -k 表达式的评分器"))
+    parser.add_argument("--cpu-limit", type=int, default=DEFAULT_CPU_SECONDS, metavar="SECONDS",
+                        help=tr(f"with --file: CPU seconds the grading process may use (default {DEFAULT_CPU_SECONDS})",
+                                f"配合 --file：评分进程可用的 CPU 时间，单位秒（默认 {DEFAULT_CPU_SECONDS}）"))
+    parser.add_argument("--memory-limit", type=int, default=DEFAULT_MEMORY_MIB, metavar="MIB",
+                        help=tr(f"with --file: memory the grading process may map, in MiB (default {DEFAULT_MEMORY_MIB})",
+                                f"配合 --file：评分进程可映射的内存，单位 MiB（默认 {DEFAULT_MEMORY_MIB}）"))
     add_lang_argument(parser)
     parser.set_defaults(handler=run)
