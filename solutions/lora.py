@@ -99,13 +99,19 @@ class LoRALinear(nn.Module):
     def out_features(self) -> int:
         return self.base.out_features
 
+    @property
+    def _math_dtype(self) -> torch.dtype:
+        # float32 for half-precision weights (a bf16 product loses the small update), float64 stays float64.
+        return torch.promote_types(self.base.weight.dtype, torch.float32)
+
     def delta_weight(self) -> torch.Tensor:
-        """Return scaling * B @ A [out, in] in float32."""
-        return (self.lora_B.float() @ self.lora_A.float()) * self.scaling
+        """Return scaling * B @ A [out, in] in float32 (float64 for a float64 layer)."""
+        dtype = self._math_dtype
+        return (self.lora_B.to(dtype) @ self.lora_A.to(dtype)) * self.scaling
 
     def _weight_norm(self) -> torch.Tensor:
-        """Row norms ||W + scaling B A|| [out] in float32, detached (DoRA treats them as constants)."""
-        weight = self.base.weight.float() + self.delta_weight().detach()
+        """Row norms ||W + scaling B A|| [out], detached: DoRA treats them as constants."""
+        weight = self.base.weight.to(self._math_dtype) + self.delta_weight().detach()
         return torch.linalg.norm(weight, dim=1).detach()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,7 +123,7 @@ class LoRALinear(nn.Module):
         update = F.linear(F.linear(dropped, self.lora_A), self.lora_B) * self.scaling
         if not self.use_dora:
             return result + update
-        scale = (self.lora_magnitude_vector.float() / self._weight_norm()).to(result.dtype)
+        scale = (self.lora_magnitude_vector.to(self._math_dtype) / self._weight_norm()).to(result.dtype)
         if isinstance(self.dropout, nn.Identity) or not self.training:
             base_without_bias = result if self.base.bias is None else result - self.base.bias
         else:
@@ -131,10 +137,10 @@ class LoRALinear(nn.Module):
         if self.merged:
             return
         weight = self.base.weight
-        merged = weight.float() + self.delta_weight()
+        merged = weight.to(self._math_dtype) + self.delta_weight()
         if self.use_dora:
             self._merged_norm = torch.linalg.norm(merged, dim=1)
-            merged = merged * (self.lora_magnitude_vector.float() / self._merged_norm).unsqueeze(1)
+            merged = merged * (self.lora_magnitude_vector.to(self._math_dtype) / self._merged_norm).unsqueeze(1)
         weight.copy_(merged.to(weight.dtype))
         self.merged = True
 
@@ -144,9 +150,9 @@ class LoRALinear(nn.Module):
         if not self.merged:
             return
         weight = self.base.weight
-        restored = weight.float()
+        restored = weight.to(self._math_dtype)
         if self.use_dora:
-            restored = restored / (self.lora_magnitude_vector.float() / self._merged_norm).unsqueeze(1)
+            restored = restored / (self.lora_magnitude_vector.to(self._math_dtype) / self._merged_norm).unsqueeze(1)
             self._merged_norm = None
         restored = restored - self.delta_weight()
         weight.copy_(restored.to(weight.dtype))
