@@ -61,7 +61,7 @@ def start(arguments, names: list[str]) -> int:
         minutes = arguments.minutes or sum(kata.minutes for kata in katas)
         session = start_session(katas, minutes, seed)
     except MockError as error:
-        print(f"{tr('error', '错误')}: {error}", file=sys.stderr)
+        print(tr(f"error: {error}", f"错误：{error}"), file=sys.stderr)
         return 1
     folder = term.relative_path(session["folder"])
     print(tr(f"Mock interview {session['id']} started: {len(katas)} kata(s), {minutes} minutes "
