@@ -227,8 +227,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     record.update(
         id=item.nodeid,
         name=item.name,
+        randomized=bool(getattr(getattr(item, "obj", None), "is_hypothesis_test", False)),
         explain=_explain(item),
-        output=output[:OUTPUT_LIMIT] + ("…" if len(output) > OUTPUT_LIMIT else ""),
+        output=output[:OUTPUT_LIMIT],
+        output_lines=len(output.splitlines()),
         duration=round(getattr(item, "kata_call_duration", call.duration), 3),
     )
     with path.open("a", encoding="utf-8") as handle:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import unicodedata
 
 from checker.i18n import current_language, tr
 from checker.runner import CheckResult
@@ -23,9 +24,26 @@ LABELS = {
 MARKS = {"pass": "✓", "fail": "✗", "not_implemented": "·", "error": "!", "timeout": "⏱"}
 
 
+OUTPUT_LINES = 15
+
+
 def _label(status: str) -> str:
     en, zh = LABELS[status]
     return tr(en, zh)
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-justify by terminal columns: CJK characters take two."""
+    columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - columns)
+
+
+def _cap_lines(text: str, total_lines: int) -> str:
+    """The first OUTPUT_LINES lines, with a note when more were printed."""
+    lines = text.rstrip().splitlines()[:OUTPUT_LINES]
+    if total_lines > len(lines):
+        lines.append(tr(f"… ({total_lines} lines in all)", f"……（共 {total_lines} 行）"))
+    return "\n".join(lines)
 
 
 def _pick(pair: dict | None) -> str | None:
@@ -47,7 +65,8 @@ def _relative(path) -> str:
 
 def _title_line(result: CheckResult) -> str:
     kata = result.kata
-    return f"{kata.name} — {kata.title}   ({tr('file', '文件')}: {_relative(result.impl_path)})"
+    where = _relative(result.impl_path)
+    return f"{kata.name} — {kata.title}   " + tr(f"(file: {where})", f"（文件：{where}）")
 
 
 def _record_lines(record: dict, time_limit: float) -> list[str]:
@@ -56,7 +75,7 @@ def _record_lines(record: dict, time_limit: float) -> list[str]:
     if "[" in record["name"]:
         # A parametrized grader: name the case, e.g. "[uppercase role]".
         summary += " [" + record["name"].split("[", 1)[1]
-    lines = [f"  {MARKS[status]} {_label(status):<15} {summary}"]
+    lines = [f"  {MARKS[status]} {_pad(_label(status), 16)}{summary}"]
     if status == "fail":
         message = _pick(record.get("message"))
         if message:
@@ -101,7 +120,8 @@ def _record_lines(record: dict, time_limit: float) -> list[str]:
     output = record.get("output")
     if output and status != "pass":
         lines.append(_indent(tr("Your code printed:", "你的代码输出了：")))
-        lines.append(_indent(output, "        "))
+        total = record.get("output_lines", len(output.splitlines()))
+        lines.append(_indent(_cap_lines(output, total), "        "))
     return lines
 
 
@@ -143,6 +163,11 @@ def _summary_lines(result: CheckResult, next_kata: str | None) -> list[str]:
                 f"Passed {name}. That was the last kata on the course map.",
                 f"{name} 已通过。这是课程路线上的最后一题。",
             ))
+    elif any(r.get("kind") == "load" for r in result.records):
+        lines.append(tr(
+            f"Next: fix the error above in {stub} so that the file imports, then run `make check` again.",
+            f"下一步：先修正 {stub} 中上面指出的错误，让文件能够正常导入，然后再次运行 `make check`。",
+        ))
     elif result.not_started:
         lines.append(tr(
             f"{name} is not started yet. Next: open {stub}, read the docstrings, "
@@ -157,7 +182,11 @@ def _summary_lines(result: CheckResult, next_kata: str | None) -> list[str]:
             f"下一步：在 {stub} 中修正第一个没有通过的评分器对应的问题，然后再次运行 `make check`。"
             f"卡住了？运行 `kata hint {name}`。",
         ))
-    if result.seed is not None and not result.passed and not result.not_started:
+    randomized_failure = any(
+        r.get("randomized") and r["status"] != "pass" and r.get("kind") != "load"
+        for r in result.records
+    )
+    if result.seed is not None and randomized_failure and not result.not_started:
         lines.append(tr(
             f"Random inputs came from seed {result.seed}; rerun them with `kata check {name} --seed {result.seed}`.",
             f"本次随机输入的种子是 {result.seed}；用 `kata check {name} --seed {result.seed}` 可复现。",
