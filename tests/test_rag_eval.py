@@ -43,7 +43,8 @@ def test_rag_eval_prints_table(capsys):
 
     out = capsys.readouterr().out
     assert status == 0, out
-    assert "recall@5" in out and "nDCG@10" in out
+    assert "recall@5" in out
+    assert "nDCG@10" in out
     for label in ("BM25", "dense", "hybrid RRF", "cross-lingual queries"):
         assert label in out
 
@@ -53,7 +54,8 @@ def test_rag_eval_in_chinese(capsys):
 
     out = capsys.readouterr().out
     assert status == 0, out
-    assert "稠密检索" in out and "混合 RRF" in out and "全部查询" in out
+    for label in ("稠密检索", "混合 RRF", "全部查询"):
+        assert label in out
 
 
 def test_rag_eval_names_missing_functions(tmp_path, capsys):
@@ -63,7 +65,8 @@ def test_rag_eval_names_missing_functions(tmp_path, capsys):
 
     err = capsys.readouterr().err
     assert status == 1
-    assert "BM25" in err and "dense_top_k" in err
+    assert "BM25" in err
+    assert "dense_top_k" in err
     assert "--impl solutions" in err
 
 
@@ -108,7 +111,8 @@ def test_hashing_embedder_is_deterministic_and_normalized():
     first = HashingEmbedder().encode(texts)
     second = HashingEmbedder().encode(texts)
 
-    assert first.dtype == np.float32 and first.shape == (3, 4096)
+    assert first.dtype == np.float32
+    assert first.shape == (3, 4096)
     np.testing.assert_array_equal(first, second)
     np.testing.assert_allclose(np.linalg.norm(first[:2], axis=1), 1.0, rtol=1e-5)
     assert not first[2].any()

@@ -165,8 +165,8 @@ words = st.sampled_from(["a", "b", "c", "d", "e", "f", "g", "h"])
 corpora = st.lists(st.lists(words, max_size=8), min_size=1, max_size=10).filter(
     lambda docs: any(docs)
 )
-ids = st.sampled_from(list("ABCDEFGHIJKL"))
-rankings_strategy = st.lists(st.lists(ids, max_size=10), max_size=4)
+doc_ids = st.sampled_from(list("ABCDEFGHIJKL"))
+rankings_strategy = st.lists(st.lists(doc_ids, max_size=10), max_size=4)
 
 _TEXT_ALPHABET = st.sampled_from(
     list("abcXYZ 019 .,_-!?") + list("检索增强生成模型，。") + ["é", "Ⅳ", "\n", "Ｂ", "İ", "ß", "𠀀"]
@@ -618,8 +618,8 @@ def test_rrf_rejects_bad_input():
 
 # ---------------------------------------------------------------- metrics
 
-retrieved_lists = st.lists(ids, max_size=12)
-relevant_sets = st.sets(ids, min_size=1, max_size=5)
+retrieved_lists = st.lists(doc_ids, max_size=12)
+relevant_sets = st.sets(doc_ids, min_size=1, max_size=5)
 
 
 @explain(
