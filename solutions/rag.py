@@ -36,6 +36,10 @@ def chunk_text(text: str, chunk_size: int, overlap: int) -> list[str]:
     `chunk_size - overlap`, and the last window is the first one that
     reaches the end of the text (it may be shorter). `""` gives `[]`.
 
+    Raises TypeError when `text` is not a str or a size is not an int, and
+    ValueError when `chunk_size <= 0`, `overlap < 0` or
+    `overlap >= chunk_size` (the window would never advance).
+
     >>> chunk_text("abcdefghij", 5, 2)
     ['abcde', 'defgh', 'ghij']
     """
@@ -78,7 +82,8 @@ def tokenize(text: str) -> list[str]:
     A run of alphanumeric characters (`str.isalnum()`) that are not Han
     characters is one word, lowercased. A run of Han characters becomes its
     overlapping bigrams; a run of one character stays itself. Everything
-    else (spaces, punctuation, `_`) separates tokens.
+    else (spaces, punctuation, `_`) separates tokens. Raises TypeError when
+    `text` is not a str.
 
     >>> tokenize("LoRA 微调模型, rank=8")
     ['lora', '微调', '调模', '模型', 'rank', '8']
@@ -129,6 +134,11 @@ class BM25:
     The index is inverted: each term keeps the ids of the documents that
     contain it and its precomputed score in each, so a query touches only
     those postings.
+
+    Raises TypeError when the corpus, a document or a query is a str rather
+    than a list of tokens (a str would be scored character by character),
+    and ValueError for an empty corpus, a corpus whose documents are all
+    empty, `k1 < 0`, or `b` outside [0, 1].
 
     >>> bm25 = BM25([["hello", "world"], ["foo", "bar"], ["hello", "foo"]])
     >>> bm25.get_scores(["hello"]).tolist()     # idf < 0, floored to 0.25 * mean idf = 0
@@ -210,7 +220,11 @@ class BM25:
         return scores
 
     def top_k(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """Return the `k` best `(doc_id, score)` pairs, score descending, ties by lower id."""
+        """Return the `k` best `(doc_id, score)` pairs, score descending, ties by lower id.
+
+        A `k` above the corpus size returns every document. Raises ValueError
+        for `k <= 0`.
+        """
         _check_int("k", k)
         if k <= 0:
             raise ValueError(f"k must be positive, got {k}")
@@ -248,6 +262,9 @@ def dense_top_k(queries: np.ndarray, docs: np.ndarray, k: int) -> tuple[np.ndarr
     memory layout. Returns `(scores, ids)`, float32 and int64, both
     `[q, min(k, n)]`, best first. Ids are always valid row numbers of
     `docs` (never -1); a zero vector scores 0 against everything.
+
+    Raises ValueError when an input is not 2-D, the dimensions differ,
+    `docs` is empty, `k <= 0`, or a vector holds NaN or infinity.
 
     >>> scores, ids = dense_top_k(np.array([[1.0, 0.0]]), np.array([[0.0, 2.0], [3.0, 0.0], [1.0, 1.0]]), 5)
     >>> ids.tolist(), scores.dtype, ids.dtype
@@ -293,7 +310,8 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hashable]], k: float = 60
     Ranks are 1-based. An id missing from a list gets nothing from it; an
     id repeated within one list counts once, at its best (first) rank.
     Returns `(id, score)` pairs, score descending; ties keep the order in
-    which the ids first appear (first list first).
+    which the ids first appear (first list first). Raises TypeError when
+    `rankings` or one ranking is a str, and ValueError when `k < 0`.
 
     >>> reciprocal_rank_fusion([["x", "a"], ["b", "x"]], k=60)[0]
     ('x', 0.03252247488101534)
@@ -357,6 +375,7 @@ def recall_at_k(retrieved: Sequence[Hashable], relevant: Iterable[Hashable], k: 
     """Share of the relevant ids found in the top `k` of `retrieved`.
 
     A repeated id counts once; the repeat still takes up its position.
+    Raises ValueError when `relevant` is empty or `k <= 0`.
 
     >>> recall_at_k(["a", "a", "b", "c"], {"a", "c"}, k=3)
     0.5
@@ -369,7 +388,8 @@ def recall_at_k(retrieved: Sequence[Hashable], relevant: Iterable[Hashable], k: 
 def mrr(retrieved: Sequence[Hashable], relevant: Iterable[Hashable]) -> float:
     """Reciprocal rank of the first relevant id (0 when none is retrieved).
 
-    Averaged over queries this is the mean reciprocal rank.
+    Averaged over queries this is the mean reciprocal rank. Raises
+    ValueError when `relevant` is empty.
 
     >>> mrr(["a", "b", "c"], {"c"})
     0.3333333333333333
@@ -384,6 +404,7 @@ def ndcg_at_k(retrieved: Sequence[Hashable], relevant: Iterable[Hashable], k: in
 
     DCG = sum of 1 / log2(rank + 1) over the ranks of relevant ids (each id
     once); the ideal puts min(k, len(relevant)) relevant ids first.
+    Raises ValueError when `relevant` is empty or `k <= 0`.
 
     >>> round(ndcg_at_k(["x", "a"], {"a"}, k=10), 4)
     0.6309
@@ -411,7 +432,11 @@ def build_rag_prompt(question: str, passages: Sequence[str], max_context_chars: 
     blank line. With `max_context_chars`, passages are kept in order while
     the total length of their `[i] passage` blocks stays within the budget;
     the first one that does not fit and every one after it are dropped
-    whole, never cut.
+    whole, never cut. With no passage left the context reads
+    `(no passages)`.
+
+    Raises ValueError for an empty question or a negative budget, and
+    TypeError when `passages` is a str or holds something other than str.
 
     >>> print(build_rag_prompt("What is BM25?", ["BM25 ranks documents."]))
     Answer the question using only the numbered passages below. Cite the passages you use by their numbers, like [1] or [2][3]. If the passages do not contain the answer, say that you do not know.

@@ -146,18 +146,22 @@ RETRIEVER_TITLES = {
 }
 
 
+def pad_to_columns(text: str, width: int) -> str:
+    """Left-align `text` in `width` terminal columns; Chinese characters take two."""
+    used = sum(2 if ord(char) > 0x2E80 else 1 for char in text)
+    return text + " " * max(width - used, 1)
+
+
 def format_table(results: dict[str, dict[str, Scores]], counts: dict[str, int]) -> str:
     lines = []
-    header = tr("retriever", "检索方式")
+    header = pad_to_columns(tr("retriever", "检索方式"), 14)
     for group, by_retriever in results.items():
         title = tr(*GROUP_TITLES.get(group, (group, group)))
         lines.append(f"{title} ({counts[group]})")
-        lines.append(f"  {header:<14} {'recall@5':>9} {'MRR':>7} {'nDCG@10':>8}")
+        lines.append(f"  {header} {'recall@5':>9} {'MRR':>7} {'nDCG@10':>8}")
         for name, scores in by_retriever.items():
-            label = tr(*RETRIEVER_TITLES[name])
-            # Chinese characters are two columns wide in a terminal.
-            pad = 14 - sum(2 if ord(ch) > 0x2E80 else 1 for ch in label)
-            lines.append(f"  {label}{' ' * max(pad, 1)} {scores.recall:>9.3f} {scores.mrr:>7.3f} {scores.ndcg:>8.3f}")
+            label = pad_to_columns(tr(*RETRIEVER_TITLES[name]), 14)
+            lines.append(f"  {label} {scores.recall:>9.3f} {scores.mrr:>7.3f} {scores.ndcg:>8.3f}")
         lines.append("")
     return "\n".join(lines).rstrip()
 
