@@ -746,7 +746,7 @@ def expressions(draw, depth=3):
     kind = draw(st.sampled_from(["+", "-", "*", "/", "//", "%", "**", "neg"]))
     if kind == "neg":
         text, tree = draw(expressions(depth - 1))
-        return f"-({text})", ("neg", tree)
+        return f"(-({text}))", ("neg", tree)
     left_text, left = draw(expressions(depth - 1))
     right_text, right = draw(expressions(depth - 1))
     return f"({left_text}{space}{kind}{space}{right_text})", (kind, left, right)
