@@ -247,6 +247,9 @@ _BINARY = {
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 
 
+_NODE_WORDS = {ast.Call: "function calls", ast.Attribute: "attributes", ast.Subscript: "subscripts"}
+
+
 class _Rejected(Exception):
     """An expression outside plain arithmetic, or a result out of bounds."""
 
@@ -280,7 +283,8 @@ def _evaluate(node: ast.AST) -> int | float:
         return _checked(_BINARY[type(node.op)](left, right))
     if isinstance(node, ast.Name):
         raise _Rejected(f"the name {node.id!r} is not allowed, only numbers and + - * / // % **")
-    raise _Rejected(f"{type(node).__name__} is not allowed, only numbers and + - * / // % **")
+    what = _NODE_WORDS.get(type(node), f"{type(node).__name__} nodes")
+    raise _Rejected(f"{what} are not allowed, only numbers and + - * / // % **")
 
 
 def safe_calculate(expression: str) -> str:

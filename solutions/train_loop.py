@@ -88,18 +88,22 @@ def _check_micro_batch(index: int, batch) -> None:
             )
 
 
-def _model_inputs(batch: dict, device: torch.device) -> dict:
+def _model_inputs(model: torch.nn.Module, batch: dict, device: torch.device) -> dict:
     """The keyword arguments for `model(...)`: ids, plus mask and positions when present."""
     inputs = {"input_ids": batch["input_ids"].to(device)}
     for key in ("attention_mask", "position_ids"):
         if batch.get(key) is not None:
             inputs[key] = batch[key].to(device)
+    # NOTE: a transformers model builds a KV cache unless told not to, and with
+    # a cache it ignores the sequence boundaries that packed position ids mark.
+    if getattr(getattr(model, "config", None), "use_cache", None) is not None:
+        inputs["use_cache"] = False
     return inputs
 
 
 def _summed_token_loss(model: torch.nn.Module, batch: dict, device: torch.device) -> torch.Tensor:
     """Sum of next-token cross-entropy over the supervised tokens of one micro-batch."""
-    logits = model(**_model_inputs(batch, device)).logits  # [B, T, V]
+    logits = model(**_model_inputs(model, batch, device)).logits  # [B, T, V]
     labels = batch["labels"].to(device)  # [B, T], IGNORE_INDEX = not supervised
     # Position t predicts token t + 1; float32 keeps the sum exact enough under bf16 weights.
     shifted_logits = logits[:, :-1].float()  # [B, T-1, V]

@@ -58,7 +58,10 @@ def accumulate_gradients(model: torch.nn.Module, micro_batches: Sequence[dict]) 
     `attention_mask` and `position_ids` only when the batch has them
     (position ids are how a packed batch keeps its sequences apart); it
     returns an object with `.logits` `[B, T, V]`. Other keys are ignored.
-    Move the tensors to the model's device.
+    Move the tensors to the model's device. For a transformers model (one
+    whose `model.config` has `use_cache`) also pass `use_cache=False`: a
+    training forward needs no KV cache, and with one transformers ignores
+    the sequence boundaries in packed position ids.
 
     The gradient added to each parameter's `.grad` equals the gradient of
     the token-mean loss over the WHOLE window:
