@@ -40,7 +40,15 @@ FRAME_LIMIT = 8
 
 
 class GraderTimeout(BaseException):
-    """Raised by the alarm. A BaseException, so hypothesis does not shrink on it."""
+    """Raised by the alarm. A BaseException, so hypothesis does not shrink on it.
+
+    A grader may raise it itself with a shorter limit in `seconds` (for a
+    runaway loop that would exhaust memory before the grader's limit).
+    """
+
+    def __init__(self, message: str = "", seconds: float | None = None):
+        super().__init__(message)
+        self.seconds = seconds
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,7 +70,7 @@ def pytest_runtest_call(item: pytest.Item):
     start = time.monotonic()
 
     def on_alarm(signum, frame):
-        raise GraderTimeout(f"timed out after {limit:g} s")
+        raise GraderTimeout(f"timed out after {limit:g} s", seconds=limit)
 
     use_alarm = limit > 0 and hasattr(signal, "SIGALRM")
     if use_alarm:
@@ -149,8 +157,9 @@ def _example(error: BaseException) -> str | None:
 def classify(error: BaseException) -> dict:
     """Map an exception from a grader to a status and learner-facing fields."""
     chain = _flatten(error)
-    if any(isinstance(e, GraderTimeout) for e in chain):
-        return {"status": "timeout"}
+    for e in chain:
+        if isinstance(e, GraderTimeout):
+            return {"status": "timeout", "seconds": e.seconds}
     for e in chain:
         if isinstance(e, ImplementationLoadError):
             cause = e.cause

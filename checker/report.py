@@ -109,6 +109,7 @@ def _record_lines(record: dict, time_limit: float) -> list[str]:
                 lines.append(_indent(tr("In your code:", "出错位置（你的代码）：")))
                 lines.extend(_indent(frame, "        ") for frame in frames)
     elif status == "timeout":
+        time_limit = record.get("seconds") or time_limit
         lines.append(_indent(tr(
             f"Stopped after {time_limit:g} s. Look for a loop whose condition never changes.",
             f"运行超过 {time_limit:g} 秒被终止。检查是否有条件永远不变的循环。",
@@ -197,6 +198,12 @@ def _summary_lines(result: CheckResult, next_kata: str | None) -> list[str]:
 def format_result(result: CheckResult, next_kata: str | None = None) -> str:
     """Render the whole report for one kata."""
     lines = [_title_line(result), ""]
+    if result.nothing_selected:
+        lines.append(tr(
+            "  No grader name matches the --only expression; run without --only to see them all.",
+            "  没有评分器的名称匹配 --only 表达式；去掉 --only 即可看到全部评分器。",
+        ))
+        return "\n".join(lines)
     if result.collect_error is not None:
         lines.append(tr(
             "  ! The graders could not start. This is a problem in sft-katas itself, not in "

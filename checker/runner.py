@@ -35,6 +35,7 @@ class CheckResult:
     collect_error: str | None = None
     duration: float = 0.0
     time_limit: float = 0.0
+    nothing_selected: bool = False
 
     def count(self, status: str) -> int:
         return sum(1 for record in self.records if record["status"] == status)
@@ -121,6 +122,7 @@ def run_graders(
             output = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         result.duration = time.monotonic() - start
         collected: list[str] = []
+        report_seen_collection = False
         if report.exists():
             for line in report.read_text(encoding="utf-8").splitlines():
                 if not line.strip():
@@ -128,6 +130,7 @@ def run_graders(
                 record = json.loads(line)
                 if "collected" in record:
                     collected = record["collected"]
+                    report_seen_collection = True
                 else:
                     result.records.append(record)
 
@@ -146,7 +149,9 @@ def run_graders(
             missing.update(status="error", kind="limit" if limit_detail else "crash",
                            detail=limit_detail or output.strip()[-800:])
         result.records.append(missing)
-    if not result.records:
+    if not result.records and keyword and report_seen_collection:
+        result.nothing_selected = True
+    elif not result.records:
         # Nothing ran: the grader file itself failed to import or collect.
         result.collect_error = output[-3000:]
     return result

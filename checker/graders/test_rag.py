@@ -232,7 +232,7 @@ def _run_with_short_alarm(call):
     """Run `call` under a LOOP_SECONDS alarm that ends it as a grader timeout."""
 
     def on_alarm(signum, frame):
-        raise GraderTimeout(f"timed out after {LOOP_SECONDS:g} s")
+        raise GraderTimeout(f"timed out after {LOOP_SECONDS:g} s", seconds=LOOP_SECONDS)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     remaining = signal.setitimer(signal.ITIMER_REAL, LOOP_SECONDS)[0]
