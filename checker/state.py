@@ -167,7 +167,7 @@ def _repair(data: dict) -> bool:
 
 
 def _parse(path: Path) -> dict | None:
-    """The file as a dict with a `katas` dict, or None when it is unreadable."""
+    """Parse the file into a dict with a `katas` dict; None when it is unreadable."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):

@@ -132,7 +132,7 @@ def start(arguments, names: list[str]) -> int:
 
 
 def _grading_lines(result) -> str:
-    """The check report without its closing advice, which is about `kata check`."""
+    """Format the check report without its closing advice, which is about `kata check`."""
     text = format_result(result)
     marker = "\n\n" + tr(f"{result.count('pass')}/{len(result.records)} graders pass",
                          f"{result.count('pass')}/{len(result.records)} 个评分器通过")

@@ -21,7 +21,7 @@ BAR_WIDTH = 20
 
 
 def best_time(data: dict, name: str) -> float | None:
-    """The shortest time to pass: the first pass, or any drill since."""
+    """Return the shortest time to pass: the first pass, or any drill since."""
     entry = data["katas"].get(name, {})
     times = []
     if entry.get("status") == "passed" and isinstance(entry.get("time_to_pass"), (int, float)):

@@ -19,6 +19,19 @@ from checker.practice.pristine import find_pristine, normalized
 from checker.state import kata_entry, updating_state
 
 
+SOURCE_TEXT = {
+    "snapshot": ("the snapshot in .kata/pristine/", ".kata/pristine/ 中的快照"),
+    "git HEAD": ("git HEAD", "git HEAD"),
+    "git upstream": ("the upstream branch in git", "git 上游分支"),
+}
+
+
+def _source(name: str) -> str:
+    # Older commits are named "git <short hash>" and need no translation.
+    en, zh = SOURCE_TEXT.get(name, (name, name))
+    return tr(en, zh)
+
+
 def reset_one(kata: Kata) -> bool:
     """Restore one stub; return False when it could not be found or written."""
     stub = term.relative_path(kata.stub_path)
@@ -50,8 +63,8 @@ def reset_one(kata: Kata) -> bool:
     note = "" if pristine.verified else tr(
         " (unverified: no hash in checker/practice/stub_hashes.txt matches it)",
         "（未经校验：checker/practice/stub_hashes.txt 中没有与之匹配的哈希）")
-    print(tr(f"{kata.name}: {stub} is the original stub again, taken from {pristine.source}{note}.",
-             f"{kata.name}：{stub} 已恢复为初始文件，来源：{pristine.source}{note}。"))
+    print(tr(f"{kata.name}: {stub} is the original stub again, taken from {_source(pristine.source)}{note}.",
+             f"{kata.name}：{stub} 已恢复为初始文件，来源：{_source(pristine.source)}{note}。"))
     with updating_state() as data:
         entry = kata_entry(data, kata.name)
         entry["resets"] = int(entry.get("resets", 0)) + 1

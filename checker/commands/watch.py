@@ -23,7 +23,7 @@ from checker.runner import run_graders
 from checker.state import load_state, passed_katas, record_check
 
 POLL_SECONDS = 0.5
-# Editors often write a file in several steps; wait this long after a change.
+# Editors often write a file in several steps, so wait this long after a change.
 SETTLE_SECONDS = 0.2
 
 

@@ -169,7 +169,7 @@ def _choose(kata: Kata, with_working: bool) -> Pristine | None:
 
 
 def find_pristine(kata: Kata) -> Pristine | None:
-    """The stub as its author wrote it, or None when no source has it."""
+    """Return the stub as its author wrote it, or None when no source has it."""
     return _choose(kata, with_working=False)
 
 
