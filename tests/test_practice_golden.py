@@ -24,7 +24,6 @@ from checker.i18n import set_language
 from checker.practice import mock as mock_practice
 from checker.practice import pristine
 from checker.practice.mock import KataScore
-from checker.runner import CheckResult
 from checker.state import load_state, updating_state
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "practice"
