@@ -152,7 +152,7 @@ def _describe_tool(name: str, tool: Callable) -> str:
 
 
 def build_prompt(tools: Mapping[str, Callable], question: str, scratchpad: str) -> str:
-    """The whole prompt: tools, the format, the question and the steps so far."""
+    """Build the whole prompt: tools, the format, the question and the steps so far."""
     tool_lines = "\n".join(_describe_tool(name, tool) for name, tool in tools.items())
     names = ", ".join(tools)
     return (

@@ -48,7 +48,8 @@ def test_demo_in_chinese(capsys):
     out = capsys.readouterr().out
 
     assert status == 0, out
-    assert "问题 1" in out and "缩放系数是 2.0" in out
+    assert "问题 1" in out
+    assert "缩放系数是 2.0" in out
     assert "stop_reason=final_answer" in out
 
 

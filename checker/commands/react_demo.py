@@ -66,7 +66,7 @@ def make_calculator_tool(react) -> Callable[[str], str]:
 
 
 def last_observation(prompt: str) -> str:
-    """The text after the last 'Observation:' key in the prompt ('' when none)."""
+    """Return the text after the last 'Observation:' key in the prompt ('' when none)."""
     found = list(re.finditer(r"^Observation:[ \t]*", prompt, flags=re.MULTILINE))
     if not found:
         return ""
@@ -98,7 +98,7 @@ def _cited(observation: str) -> str:
 
 
 def lora_script(zh: bool) -> tuple[str, list]:
-    """Search, compute with a made-up observation in the reply, then answer from the observations."""
+    """Script a search, a calculation with a made-up observation in the reply, then an answer."""
     cited: dict[str, str] = {}
 
     def compute(prompt: str) -> str:
@@ -133,7 +133,7 @@ def lora_script(zh: bool) -> tuple[str, list]:
 
 
 def calculator_script(zh: bool) -> tuple[str, list]:
-    """A reply with a thought alone, an injection attempt, then honest arithmetic."""
+    """Script a reply with a thought alone, an injection attempt, then honest arithmetic."""
 
     def answer(prompt: str) -> str:
         value = last_observation(prompt) or "?"

@@ -126,15 +126,25 @@ def test_parse_verdict_reasoning_mentions_a():
              zh="推理过程中出现的标记不是判决，最后一个才是。", detail=f"got {got!r}")
 
 
-NO_MARKER = ["", "Assistant A is better.", "Verdict: tie", "[A]", "[[D]]", "[[ A ]] maybe", "A]] [[B", "平局"]
+NO_MARKER = {
+    "empty": "",
+    "prose only": "Assistant A is better.",
+    "the word tie": "Verdict: tie",
+    "single brackets": "[A]",
+    "unknown letter": "[[D]]",
+    "spaces inside": "[[ A ]] maybe",
+    "broken brackets": "A]] [[B",
+    "Chinese tie": "平局",
+}
 
 
 @explain(
     en="A judgement without any marker raises VerdictParseError (a ValueError); it is never read as a tie.",
     zh="没有任何标记的评语应抛出 VerdictParseError（ValueError 的子类），绝不能当作平局。",
 )
-@pytest.mark.parametrize("text", NO_MARKER)
-def test_parse_verdict_missing_marker(text):
+@pytest.mark.parametrize("case", list(NO_MARKER))
+def test_parse_verdict_missing_marker(case):
+    text = NO_MARKER[case]
     try:
         got = judge.parse_verdict(text)
     except judge.VerdictParseError as error:
@@ -549,22 +559,22 @@ def test_bootstrap_matches_spec(comparisons, seed, confidence):
 # ---------------------------------------------------------------- extract_choice and exact_match
 
 CHOICES = {
-    "Answer: C": "C",
-    "answer: B": "B",
-    "答案：B": "B",
-    "答案: D": "D",
-    "答案 ： A": "A",
-    "The answer is (C).": "C",
-    "（B）是正确的": "B",
-    "Answer: (D)": "D",
-    "Let me check (A) and (B). (A) fails. Answer: B": "B",
-    "(A) is wrong, (C) is wrong too, so (D).": "D",
-    "Answer: A\nWait, re-checking.\nAnswer: C": "C",
-    "Final Answer: B": "B",
-    "Answer: a cat": None,
-    "I cannot tell.": None,
-    "Answer: E": None,
-    "": None,
+    "answer line": ("Answer: C", "C"),
+    "lowercase key": ("answer: B", "B"),
+    "Chinese full-width colon": ("答案：B", "B"),
+    "Chinese half-width colon": ("答案: D", "D"),
+    "spaces around the colon": ("答案 ： A", "A"),
+    "parenthesized letter": ("The answer is (C).", "C"),
+    "full-width parentheses": ("（B）是正确的", "B"),
+    "answer line with parentheses": ("Answer: (D)", "D"),
+    "answer line after (X) mentions": ("Let me check (A) and (B). (A) fails. Answer: B", "B"),
+    "last of several (X)": ("(A) is wrong, (C) is wrong too, so (D).", "D"),
+    "last of two answer lines": ("Answer: A\nWait, re-checking.\nAnswer: C", "C"),
+    "final answer line": ("Final Answer: B", "B"),
+    "article, not a letter": ("Answer: a cat", None),
+    "no choice": ("I cannot tell.", None),
+    "letter outside A-D": ("Answer: E", None),
+    "empty": ("", None),
 }
 
 
@@ -572,12 +582,13 @@ CHOICES = {
     en="extract_choice reads the letter from 'Answer: C', '答案：C' (full- or half-width colon) or '(C)', preferring the answer line.",
     zh="extract_choice 从 'Answer: C'、'答案：C'（全角或半角冒号）或 '(C)' 中读出选项，优先取答案行。",
 )
-@pytest.mark.parametrize("text", list(CHOICES))
-def test_extract_choice_table(text):
+@pytest.mark.parametrize("case", list(CHOICES))
+def test_extract_choice_table(case):
+    text, expected = CHOICES[case]
     got = judge.extract_choice(text)
-    if got != CHOICES[text]:
-        fail(en=f"extract_choice({text!r}) should be {CHOICES[text]!r}.",
-             zh=f"extract_choice({text!r}) 应为 {CHOICES[text]!r}。", detail=f"got {got!r}")
+    if got != expected:
+        fail(en=f"extract_choice({text!r}) should be {expected!r}.",
+             zh=f"extract_choice({text!r}) 应为 {expected!r}。", detail=f"got {got!r}")
 
 
 @explain(
@@ -618,7 +629,8 @@ MATCHES = [
     en="exact_match ignores case, surrounding whitespace, punctuation (full-width too) and English articles.",
     zh="exact_match 忽略大小写、首尾空白、标点（包括全角标点）和英文冠词。",
 )
-@pytest.mark.parametrize("prediction, reference, expected", MATCHES)
+@pytest.mark.parametrize("prediction, reference, expected", MATCHES,
+                         ids=[f"{'match' if m[2] else 'differ'}-{i}" for i, m in enumerate(MATCHES)])
 def test_exact_match_table(prediction, reference, expected):
     got = judge.exact_match(prediction, reference)
     if got is not expected:
