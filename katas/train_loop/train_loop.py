@@ -54,10 +54,10 @@ def accumulate_gradients(model: torch.nn.Module, micro_batches: Sequence[dict]) 
     Each micro-batch is a dict of tensors `[B, T]`: `input_ids`, `labels`
     (unshifted, IGNORE_INDEX = not supervised), and optionally
     `attention_mask` and `position_ids`. Call the model as
-    `model(input_ids=..., attention_mask=..., position_ids=...)`, passing
-    `attention_mask` and `position_ids` only when the batch has them
-    (position ids are how a packed batch keeps its sequences apart); it
-    returns an object with `.logits` `[B, T, V]`. Other keys are ignored.
+    `model(input_ids=..., attention_mask=..., position_ids=...)`, and pass
+    `attention_mask` and `position_ids` only when the batch has them:
+    position ids are how a packed batch keeps its sequences apart. The
+    model returns an object with `.logits` `[B, T, V]`. Other keys are ignored.
     Move the tensors to the model's device. For a transformers model (one
     whose `model.config` has `use_cache`) also pass `use_cache=False`: a
     training forward needs no KV cache, and with one transformers ignores
@@ -184,7 +184,7 @@ def train(
     `accumulate_gradients` takes), read in order, pass after pass. Optimizer
     step `s` takes the next `grad_accum_steps` micro-batches of the current
     pass. A window never spans two passes, so the last window of a pass may
-    be shorter; it is still applied, normalized by its own supervised tokens.
+    be shorter. It is still applied, normalized by its own supervised tokens.
     Example: 5 micro-batches, accumulation 2: steps use [0, 1], [2, 3], [4],
     then [0, 1] again.
 
