@@ -79,6 +79,9 @@ def run_graders(
     env["KATA_IMPL"] = impl if impl is not None else env.get("KATA_IMPL", "katas")
     env.setdefault("KATA_IMPL_BASE", os.getcwd())
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Grader models are tiny: one thread is fastest, and it keeps parallel
+    # self-test workers from oversubscribing the cores.
+    env.setdefault("OMP_NUM_THREADS", "1")
     env["KATA_HYPOTHESIS_PROFILE"] = "ci" if ci else "learner"
     existing = env.get("PYTHONPATH")
     env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + existing if existing else "")
