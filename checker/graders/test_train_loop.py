@@ -524,12 +524,6 @@ def test_accumulation_matches_full_batch(window):
     if not isinstance(got_loss, float):
         fail(en=f"accumulate_gradients must return the window loss as a Python float, got {type(got_loss).__name__}.",
              zh=f"accumulate_gradients 应以 Python float 返回窗口损失，实际类型为 {type(got_loss).__name__}。")
-    if not close(got_loss, full_loss.item(), 1e-4):
-        fail(en=f"The returned window loss {got_loss:.6f} is not the token mean over the whole window "
-             f"({full_loss.item():.6f}).",
-             zh=f"返回的窗口损失 {got_loss:.6f} 不是整个窗口上的 token 平均（{float(full_loss):.6f}）。",
-             detail=f"supervised tokens per micro-batch: "
-             f"{[int((b['labels'][:, 1:] != IGNORE_INDEX).sum()) for b in micro_batches]}")
     if not grads_close(got, expected):
         name, gap = max_difference(got, expected)
         hint_en = hint_zh = ""
@@ -547,6 +541,12 @@ def test_accumulation_matches_full_batch(window):
             detail=f"largest gap {gap:.3g} in {name}; supervised tokens per micro-batch: "
             f"{[int((b['labels'][:, 1:] != IGNORE_INDEX).sum()) for b in micro_batches]}",
         )
+    if not close(got_loss, full_loss.item(), 1e-4):
+        fail(en=f"The returned window loss {got_loss:.6f} is not the token mean over the whole window "
+             f"({full_loss.item():.6f}).",
+             zh=f"返回的窗口损失 {got_loss:.6f} 不是整个窗口上的 token 平均（{full_loss.item():.6f}）。",
+             detail=f"supervised tokens per micro-batch: "
+             f"{[int((b['labels'][:, 1:] != IGNORE_INDEX).sum()) for b in micro_batches]}")
 
 
 @explain(
@@ -930,11 +930,14 @@ def spec_adamw_history(groups, hyper, grads, lr_changes, variant=None):
     state = [dict(step=0, m=torch.zeros_like(p), v=torch.zeros_like(p)) for p in params]
     history = []
     for step, step_grads in enumerate(grads):
-        if step in lr_changes:
+        if step in lr_changes and variant != "lr_fixed":
             for s in settings_of:
                 s["lr"] *= lr_changes[step]
         for index, g in enumerate(step_grads):
             if g is None:
+                if variant == "decay_without_grad":
+                    s = settings_of[index]
+                    params[index] = params[index] * (1 - s["lr"] * s["weight_decay"])
                 continue
             g = g.double()
             s, st_ = settings_of[index], state[index]
@@ -974,6 +977,10 @@ ADAMW_SLIPS = {
     "decay_after": ("the decay is applied after the Adam update instead of before it",
                     "weight decay 放在了 Adam 更新之后，而不是之前"),
     "no_bias_correction": ("m and v are used without bias correction", "m 和 v 没有做偏差校正"),
+    "decay_without_grad": ("parameters without a gradient are decayed too (skip them entirely)",
+                           "没有梯度的参数也做了 weight decay（应完全跳过它们）"),
+    "lr_fixed": ("the lr given at construction is used at every step (read group['lr'] at each step)",
+                 "每一步都用构造时给的 lr（应在每一步读取 group['lr']）"),
     "eps_inside_sqrt": ("eps is added inside the square root instead of after it", "eps 加在了平方根里面，而不是开方之后"),
 }
 
@@ -1126,7 +1133,37 @@ def lr_hint(got_lrs, values) -> tuple[str, str]:
     return "", ""
 
 
-def check_optimizer_views(seen, spec, values, model):
+def batch_index(batches, input_ids) -> int:
+    """Index of the first micro-batch whose input_ids equal `input_ids`, or -1."""
+    for index, batch in enumerate(batches):
+        if batch["input_ids"].shape == input_ids.shape and torch.equal(batch["input_ids"], input_ids.cpu()):
+            return index
+    return -1
+
+
+def check_window_order(spec, batches, model):
+    """Check that the train-mode forwards read the micro-batches of each window in order."""
+    expected = [index for step in spec for index in range(*step.window)]
+    got = [batch_index(batches, call.input_ids) for call in model.calls if call.training]
+    # Identical micro-batches are indistinguishable, so compare contents, not indices.
+    expected_ids = [batches[i]["input_ids"] for i in expected]
+    got_ids = [call.input_ids.cpu() for call in model.calls if call.training]
+    same = len(got_ids) == len(expected_ids) and all(
+        a.shape == b.shape and torch.equal(a, b) for a, b in zip(got_ids, expected_ids)
+    )
+    if not same:
+        fail(
+            en=f"The micro-batches were read in the order {got}; expected {expected}. Step s takes the next "
+            "grad_accum_steps micro-batches of the current pass, a window never spans two passes, and the "
+            "short last window of a pass is still a step.",
+            zh=f"micro-batch 的读取顺序为 {got}，应为 {expected}。第 s 步取当前这一轮接下来的 grad_accum_steps 个 "
+            "micro-batch，一个窗口不会跨越两轮，每轮末尾不满的窗口也要算作一步。",
+            detail=f"{len(batches)} micro-batches; expected [start, end) windows per step: "
+            f"{[step.window for step in spec]}",
+        )
+
+
+def check_optimizer_views(seen, spec, values, model, batches):
     """Compare what the optimizer saw with the float64 spec, naming the first slip found."""
     if len(seen) != values["total_steps"]:
         fail(
@@ -1149,6 +1186,7 @@ def check_optimizer_views(seen, spec, values, model):
                 detail=f"rates used {[round(x, 6) for x in got_lrs]}\nexpected   "
                 f"{[round(s.lr, 6) for s in spec]}",
             )
+    check_window_order(spec, batches, model)
     train_calls = [call for call in model.calls if call.training]
     position = 0
     for step, (view, expected) in enumerate(zip(seen, spec)):
@@ -1171,9 +1209,13 @@ def check_optimizer_views(seen, spec, values, model):
                     zh=f"第 {step} 步的第 {offset} 个 micro-batch 之前，.grad 为 {fmt(call.grad)}，应为前面各 micro-batch "
                     f"未裁剪的累加和 {fmt(partial)}。窗口内部不要裁剪或清零，每个 micro-batch 都要除以整个窗口的 token 数。",
                 )
-        if view.grad is None or not vectors_close(view.grad, expected.clipped):
-            got = view.grad
-            if (got is None or torch.all(got == 0)) and not torch.all(expected.clipped == 0):
+        got = view.grad
+        if got is None:
+            fail(en=f"At optimizer step {step} the gradients were None: zero_grad must come after "
+                 "optimizer.step(), not before it.",
+                 zh=f"第 {step} 个优化器步时梯度为 None：zero_grad 应放在 optimizer.step() 之后，而不是之前。")
+        if not vectors_close(got, expected.clipped):
+            if torch.all(got == 0) and not torch.all(expected.clipped == 0):
                 fail(en=f"At optimizer step {step} the gradients were already zero: zero_grad must come after "
                      "optimizer.step(), not before it.",
                      zh=f"第 {step} 个优化器步时梯度已经是 0：zero_grad 应放在 optimizer.step() 之后，而不是之前。")
@@ -1201,7 +1243,7 @@ def test_train_optimizer_inputs(run):
     directions, start, batches, values = run
     model, records, seen = run_probe(directions, start, batches, values)
     spec, _ = spec_probe_run(directions, start, batches, train_loop.TrainConfig(**values))
-    check_optimizer_views(seen, spec, values, model)
+    check_optimizer_views(seen, spec, values, model, batches)
 
 
 @explain(
@@ -1246,9 +1288,7 @@ def test_train_matches_spec(run):
 def test_train_windows_and_passes():
     generator = torch.Generator().manual_seed(5)
     directions = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 2.0]])
-    batches = [probe_batch(generator, 4, 1, 3 + i, 1.0, False) for i in range(5)]
-    for index, batch in enumerate(batches):
-        batch["input_ids"][0, -1] = index % 4  # distinct lengths identify the batches
+    batches = [probe_batch(generator, 4, 1, 3 + i, 1.0, False) for i in range(5)]  # length 3 + i marks batch i
     values = dict(peak_lr=0.1, warmup_steps=0, total_steps=4, grad_accum_steps=2, max_grad_norm=None,
                   weight_decay=0.0, eval_every=0, seed=0)
     model, records, seen = run_probe(directions, torch.zeros(2), batches, values)
@@ -1259,7 +1299,7 @@ def test_train_windows_and_passes():
              zh=f"micro-batch 的读取顺序为 {order}，应为 [0, 1, 2, 3, 4, 0, 1]。一个窗口不会跨越两轮数据，"
              "所以第三步只用 micro-batch 4。")
     spec, _ = spec_probe_run(directions, torch.zeros(2), batches, train_loop.TrainConfig(**values))
-    check_optimizer_views(seen, spec, values, model)
+    check_optimizer_views(seen, spec, values, model, batches)
 
 
 @explain(
@@ -1428,20 +1468,34 @@ def test_train_seeds_torch():
 # ---------------------------------------------------------------- train: checkpoints and resume
 
 
-def resume_hint(reference, resumed) -> tuple[str, str]:
+def resume_hint(reference, resumed, completed: int) -> tuple[str, str]:
+    """Name the piece of state a resumed run lost; `completed` steps were saved before the crash."""
     if len(resumed) != len(reference):
         return (f" The resumed run returned {len(resumed)} records instead of {len(reference)}: return the saved "
                 "records followed by the new ones.",
                 f"续训返回了 {len(resumed)} 条记录而不是 {len(reference)} 条：应返回已保存的记录再加上新的记录。")
-    if [r.get("step") for r in resumed] != [r["step"] for r in reference] or any(
-        not close(a.get("lr", -1), b["lr"], 1e-12) for a, b in zip(resumed, reference)
-    ):
+    if resumed[:completed] != reference[:completed]:
+        return (f" The records of the {completed} steps saved before the crash changed: the run restarted from "
+                f"step 0 instead of continuing at step {completed}.",
+                f"崩溃前已保存的 {completed} 步记录变了：训练从第 0 步重新开始，而不是从第 {completed} 步继续。")
+    if any(a.get("step") != b["step"] or not close(a.get("lr", -1), b["lr"], 1e-12) for a, b in zip(resumed, reference)):
         return (" The steps or learning rates differ: the schedule restarted instead of continuing from the "
                 "saved step.",
                 "步数或学习率不同：学习率调度从头开始了，而不是从保存的步数继续。")
-    return (" Restore the model weights, the optimizer state (m, v, step counts) and the RNG states from the "
-            "checkpoint.",
-            "请从 checkpoint 恢复模型权重、优化器状态（m、v、步数）和随机数状态。")
+    first = next((k for k, (a, b) in enumerate(zip(resumed, reference)) if a != b), None)
+    if first is None:
+        return (" The records match, but the final weights differ, so an update after resuming went elsewhere: "
+                "restore the optimizer state (m, v and step counts) with optimizer.load_state_dict().",
+                "记录一致，但最终权重不同，说明续训后的某次更新走偏了：请用 optimizer.load_state_dict() "
+                "恢复优化器状态（m、v 和步数）。")
+    if first == completed and resumed[first].get("loss") != reference[first]["loss"]:
+        return (f" Step {first}, the first one after resuming, already has another loss: restore the model "
+                "weights and the RNG state (dropout masks come from it).",
+                f"续训后的第一步（第 {first} 步）损失就已经不同：请恢复模型权重和随机数状态（dropout 掩码由它决定）。")
+    return (f" The records first differ at step {first}, after the first resumed step: restore the optimizer "
+            "state (m, v and step counts) with optimizer.load_state_dict().",
+            f"记录从第 {first} 步起不同，在续训后的第一步之后：请用 optimizer.load_state_dict() 恢复优化器状态"
+            "（m、v 和步数）。")
 
 
 @explain(
@@ -1452,12 +1506,19 @@ def resume_hint(reference, resumed) -> tuple[str, str]:
 @given(run=probe_runs(max_batches=4), crash_share=st.floats(0.1, 0.9))
 def test_train_resume_probe(run, crash_share):
     directions, start, batches, values = run
+    batches = copy.deepcopy(batches)
+    for batch in batches:
+        batch["labels"][0, -1] = 0  # every step has a loss, so a lost state shows in the records
     values = {**values, "weight_decay": 0.1, "total_steps": max(values["total_steps"], 3)}
     values["warmup_steps"] = min(values["warmup_steps"], values["total_steps"])
     with tempfile.TemporaryDirectory() as whole_dir, tempfile.TemporaryDirectory() as crash_dir:
         whole, reference, _ = run_probe(directions, start, batches, {**values, "checkpoint_dir": whole_dir}, noise=True)
         forwards = len(whole.calls)
         crash_at = max(1, min(forwards - 1, int(forwards * crash_share)))
+        # Steps whose forwards all ran before the crash were checkpointed.
+        window_sizes = [end - begin for begin, end in window_bounds(len(batches), values["grad_accum_steps"])]
+        per_step = [window_sizes[step % len(window_sizes)] for step in range(values["total_steps"])]
+        completed = sum(1 for k in range(1, len(per_step) + 1) if sum(per_step[:k]) <= crash_at)
 
         crashed = ProbeLM(directions, start, noise=True)
         crashed.crash_at = crash_at
@@ -1471,7 +1532,7 @@ def test_train_resume_probe(run, crash_share):
         fresh = ProbeLM(directions, start, noise=True)
         resumed = train_loop.train(fresh, batches, train_loop.TrainConfig(**values, checkpoint_dir=crash_dir, resume=True))
     if resumed != reference or not torch.equal(fresh.weight, whole.weight):
-        hint_en, hint_zh = resume_hint(reference, resumed)
+        hint_en, hint_zh = resume_hint(reference, resumed, completed)
         fail(
             en=f"After a crash at forward call {crash_at} and resume=True, the run differs from the uninterrupted one."
             + hint_en,
@@ -1516,7 +1577,7 @@ def test_train_resume_qwen():
         fresh = tiny_qwen(1, dropout=0.2)
         resumed = train_loop.train(fresh, batches, train_loop.TrainConfig(**values, checkpoint_dir=crash_dir, resume=True))
     if resumed != reference:
-        hint_en, hint_zh = resume_hint(reference, resumed)
+        hint_en, hint_zh = resume_hint(reference, resumed, 1)
         fail(en="The resumed Qwen3 run's records differ from the uninterrupted run's." + hint_en,
              zh="续训的 Qwen3 运行记录与不中断的运行不同。" + hint_zh,
              detail=f"uninterrupted {describe_value(reference, 500)}\nresumed       {describe_value(resumed, 500)}")

@@ -40,7 +40,7 @@ def _check_real(name: str, value, *, positive: bool = False) -> float:
 
 
 def cosine_lr(step: int, *, peak_lr: float, warmup_steps: int, total_steps: int, min_lr: float = 0.0) -> float:
-    """Learning rate of optimizer step `step`: linear warmup, then cosine decay."""
+    """Return the learning rate of optimizer step `step`: linear warmup, then cosine decay."""
     step = _check_count("step", step)
     warmup_steps = _check_count("warmup_steps", warmup_steps)
     total_steps = _check_count("total_steps", total_steps)
@@ -86,20 +86,20 @@ def _check_micro_batch(index: int, batch) -> None:
 
 
 def _model_inputs(model: torch.nn.Module, batch: dict, device: torch.device) -> dict:
-    """The keyword arguments for `model(...)`: ids, plus mask and positions when present."""
+    """Build the keyword arguments for `model(...)`: ids, plus mask and positions when present."""
     inputs = {"input_ids": batch["input_ids"].to(device)}
     for key in ("attention_mask", "position_ids"):
         if batch.get(key) is not None:
             inputs[key] = batch[key].to(device)
-    # NOTE: a transformers model builds a KV cache unless told not to, and with
-    # a cache it ignores the sequence boundaries that packed position ids mark.
+    # NOTE: a transformers model builds a KV cache unless use_cache=False, and
+    # with a cache it ignores the sequence boundaries that packed position ids mark.
     if getattr(getattr(model, "config", None), "use_cache", None) is not None:
         inputs["use_cache"] = False
     return inputs
 
 
 def _summed_token_loss(model: torch.nn.Module, batch: dict, device: torch.device) -> torch.Tensor:
-    """Sum of next-token cross-entropy over the supervised tokens of one micro-batch."""
+    """Sum the next-token cross-entropy over the supervised tokens of one micro-batch."""
     logits = model(**_model_inputs(model, batch, device)).logits  # [B, T, V]
     labels = batch["labels"].to(device)  # [B, T], IGNORE_INDEX = not supervised
     # Position t predicts token t + 1; float32 keeps the sum exact enough under bf16 weights.
@@ -138,7 +138,7 @@ def accumulate_gradients(model: torch.nn.Module, micro_batches: Sequence[dict]) 
         _check_micro_batch(index, batch)
 
     # NOTE: the divisor is the window's supervised-token count, known before any
-    # forward, so every token weighs the same whichever micro-batch holds it.
+    # forward, so every token weighs the same whichever micro-batch contains it.
     total_tokens = sum(_supervised_count(batch) for batch in micro_batches)
     divisor = max(total_tokens, 1)  # an all-masked window gives loss 0, zero gradients
     device = _model_device(model)
@@ -154,7 +154,7 @@ def accumulate_gradients(model: torch.nn.Module, micro_batches: Sequence[dict]) 
 
 
 def _global_grad_norm(grads: list[torch.Tensor]) -> torch.Tensor:
-    """L2 norm of all gradients taken as one vector."""
+    """Compute the L2 norm of all gradients taken as one vector."""
     if not grads:
         return torch.tensor(0.0)
     device = grads[0].device
@@ -171,7 +171,7 @@ def clip_grad_norm(parameters: torch.Tensor | Iterable[torch.Tensor], max_norm: 
     if not grads:
         return torch.tensor(0.0)
     total_norm = _global_grad_norm(grads)
-    # The 1e-6 keeps the ratio finite for a zero norm; the clamp never scales up.
+    # The 1e-6 keeps the ratio finite for a zero norm, and the clamp never scales up.
     scale = (max_norm / (total_norm + 1e-6)).clamp(max=1.0)
     for grad in grads:
         grad.detach().mul_(scale.to(grad.device, grad.dtype))
@@ -291,12 +291,12 @@ def _check_config(config: TrainConfig, has_eval: bool) -> None:
 
 
 def _window_bounds(num_batches: int, grad_accum_steps: int) -> list[tuple[int, int]]:
-    """[start, end) micro-batch indices of each window in one pass; the last may be short."""
+    """List the [start, end) micro-batch indices of each window in one pass; the last may be short."""
     return [(start, min(start + grad_accum_steps, num_batches)) for start in range(0, num_batches, grad_accum_steps)]
 
 
 def evaluate(model: torch.nn.Module, batches: Sequence[dict]) -> float:
-    """Token-mean loss over `batches`, in eval mode, without gradients."""
+    """Compute the token-mean loss over `batches`, in eval mode, without gradients."""
     was_training = model.training
     device = _model_device(model)
     total, count = 0.0, 0
