@@ -454,7 +454,7 @@ def test_merge_unmerge_idempotent(in_features, out_features, r, alpha, use_rslor
     original = base.weight.detach().clone()
     layer = lora.LoRALinear(base, r, alpha, dropout=0.3, use_rslora=use_rslora)
     layer.eval()
-    lora_A, lora_B = fill_adapter(layer, seed, std=0.3)
+    lora_A, lora_B = fill_adapter(layer, seed, std=0.2)
     scaling = alpha / math.sqrt(r) if use_rslora else alpha / r
     delta = scaling * lora_B.detach().double() @ lora_A.detach().double()
     x = torch.randn(5, in_features, generator=torch.Generator().manual_seed(seed))
@@ -480,7 +480,9 @@ def test_merge_unmerge_idempotent(in_features, out_features, r, alpha, use_rslor
     if getattr(layer, "merged", None) is not True:
         fail(en="After merge(), layer.merged must be True.", zh="merge() 之后 layer.merged 必须为 True。")
     merged_output = layer(x).detach()
-    if max_error(merged_output, before) > 1e-5:
+    # 1e-6 relative to the output size, because float32 outputs here reach about 10.
+    tolerance = 1e-6 * max(1.0, float(before.abs().max()))
+    if max_error(merged_output, before) > tolerance:
         fail(
             en="In eval mode the merged layer must return what the unmerged layer returned. "
             "Once merged, forward must not add the LoRA branch again.",
@@ -497,7 +499,7 @@ def test_merge_unmerge_idempotent(in_features, out_features, r, alpha, use_rslor
         )
     if getattr(layer, "merged", None) is not False:
         fail(en="After unmerge(), layer.merged must be False.", zh="unmerge() 之后 layer.merged 必须为 False。")
-    if max_error(layer(x), before) > 1e-6:
+    if max_error(layer(x), before) > tolerance:
         fail(en="After unmerge() the layer must return what it returned before merging.",
              zh="unmerge() 之后，该层的输出必须与合并前相同。",
              detail=f"max difference {max_error(layer(x), before):.2e}")
