@@ -74,6 +74,8 @@ ENGLISH_REPLIES = [
     ("The capital of France is Paris. The answer is Paris.", "Paris"),
     ("Option (B) is the only one that keeps the sum even. The answer is (B).", "(B)"),
     ("The answer is **Paris**.", "Paris"),
+    ("Answer: Node.js is the runtime.", "Node.js is the runtime"),
+    ("The answer is version 3.11 of Python. It added faster startup.", "version 3.11 of Python"),
 ]
 
 CHINESE_REPLIES = [
@@ -86,6 +88,20 @@ CHINESE_REPLIES = [
     ("北京是中国的首都，答案是北京。", "北京"),
     ("逐步计算：6 × 7 = 42。\n\n最终答案：**42**", "42"),
     ("先算括号：(2 + 3) × 4 = 20。答案：20。", "20"),
+]
+
+# Numbers that each normalization rule of the README changes: bold around
+# a number with separators or a sign, leading zeros, and negative zero.
+NUMBER_EDGE_REPLIES = [
+    ("Answer: **1,234**", "1234"),
+    ("最终答案：**-3.50** 元", "-3.5"),
+    ("The answer is **+2,000.0**.", "2000"),
+    ("#### 007", "7"),
+    ("The answer is 00.50 kg.", "0.5"),
+    ("Answer: -0", "0"),
+    ("#### -0.00", "0"),
+    ("The answer is \u22120.", "0"),
+    ("答案是 -$0.0 元", "0"),
 ]
 
 LAST_MARKER_REPLIES = [

@@ -17,6 +17,7 @@ from checker.graders.prompting_support import (
     CHINESE_REPLIES,
     ENGLISH_REPLIES,
     LAST_MARKER_REPLIES,
+    NUMBER_EDGE_REPLIES,
     UNANSWERED_REPLIES,
     count_project_tokens,
     expected_few_shot_chatml,
@@ -299,6 +300,18 @@ def test_answers_chinese():
 
 
 @explain(
+    en="Numbers in bold, with leading zeros, or written -0 are normalized like any other number.",
+    zh="加粗的数字、开头带多余 0 的数字以及 -0，都要像其他数字一样规范化。",
+)
+def test_number_edge_cases():
+    check_table(
+        NUMBER_EDGE_REPLIES,
+        "a number in bold, with leading zeros, or equal to -0",
+        "加粗数字、开头带多余 0 的数字或 -0",
+    )
+
+
+@explain(
     en="The last answer marker wins: replies often state a guess, then correct it.",
     zh="以最后一个答案标记为准：回复里常常先给出猜测，之后再更正。",
 )
@@ -334,22 +347,28 @@ def numeric_replies(draw):
     decimals = draw(st.sampled_from(["", "0", "5", "50", "25", "125", "000"]))
     separators = draw(st.booleans())
     currency = draw(st.sampled_from(["", "", "$", "¥"]))
-    shown = f"{integer:,}" if separators else str(integer)
+    if separators:
+        shown = f"{integer:,}"
+    else:
+        shown = draw(st.sampled_from(["", "", "0", "00"])) + str(integer)  # leading zeros
     if decimals:
         shown += f".{decimals}"
+    bold = draw(st.sampled_from(["", "**"]))
     marker = draw(st.sampled_from(MARKERS))
     decoy = ""
     if draw(st.booleans()):
         # An earlier marker with another number: only the last marker counts.
         decoy = draw(st.sampled_from(MARKERS)).format(integer + 1) + ". Let me check that again.\n"
-    reply = (draw(st.sampled_from(REASONING)) + decoy + marker.format(sign + currency + shown)
-             + draw(st.sampled_from(UNITS)))
+    answer = bold + sign + currency + shown + bold
+    reply = draw(st.sampled_from(REASONING)) + decoy + marker.format(answer) + draw(st.sampled_from(UNITS))
     return reply, normalized_number(sign, integer, decimals)
 
 
 @explain(
-    en="Random numeric answers: separators, signs, decimals, currency and units, behind any marker, after a decoy.",
-    zh="随机数字答案：含千位分隔符、正负号、小数、货币符号和单位，放在任意标记之后，前面还可能有干扰答案。",
+    en="Random numeric answers: separators, leading zeros, signs, decimals, currency, bold and units, "
+    "behind any marker, after a decoy.",
+    zh="随机数字答案：含千位分隔符、开头多余的 0、正负号、小数、货币符号、加粗和单位，"
+    "放在任意标记之后，前面还可能有干扰答案。",
 )
 @given(case=numeric_replies())
 def test_numeric_answers(case):
@@ -358,9 +377,46 @@ def test_numeric_answers(case):
     if got != expected:
         fail(
             en="The number after the last marker is not normalized as the README states "
-            "(no separators, no '+', no trailing zeros, units dropped).",
+            "(bold stripped, no separators, no leading zeros, no '+', no trailing decimal zeros, "
+            "'-0' written '0', units dropped).",
             zh="最后一个标记之后的数字没有按 README 的规则规范化"
-            "（去掉千位分隔符、'+' 号和小数末尾的 0，丢弃单位）。",
+            "（去掉加粗符号、千位分隔符、开头多余的 0、'+' 号和小数末尾的 0，'-0' 写作 '0'，丢弃单位）。",
+            detail=f"reply    {describe_value(reply)}\ngot      {got!r}\nexpected {expected!r}",
+        )
+
+
+# Words of text answers. Some contain a '.' that is not a sentence end
+# because no space follows it.
+ANSWER_WORDS = ["Paris", "Node.js", "config.yaml", "runs", "on", "the", "server", "version", "3.11",
+                "is", "best", "北京", "第二"]
+SENTENCE_ENDS = ["", ".", "!", "?", "。", "！", ". It is the only option left.", "? I think so."]
+TEXT_MARKERS = ["The answer is {}", "the answer is: {}", "Answer: {}", "Final answer: {}", "答案是 {}", "答案：{}"]
+
+
+@st.composite
+def text_replies(draw):
+    first = draw(st.sampled_from([word for word in ANSWER_WORDS if not word[0].isdigit()]))
+    answer = " ".join([first] + draw(st.lists(st.sampled_from(ANSWER_WORDS), max_size=5)))
+    bold = draw(st.sampled_from(["", "**"]))
+    reply = (draw(st.sampled_from(REASONING)) + draw(st.sampled_from(TEXT_MARKERS)).format(bold + answer + bold)
+             + draw(st.sampled_from(SENTENCE_ENDS)))
+    return reply, answer
+
+
+@explain(
+    en="Random text answers: cut at the first sentence end, where a '.' counts only before a space or the line end.",
+    zh="随机文本答案：在第一个句末标点处截断，其中 '.' 只有后面是空格或行尾时才算句末。",
+)
+@given(case=text_replies())
+def test_text_answers(case):
+    reply, expected = case
+    got = prompting.extract_final_answer(reply)
+    if got != expected:
+        fail(
+            en="A text answer ends at the first '。！？!?', or at a '.' followed by a space or the end of the line. "
+            "A '.' inside a word such as 'Node.js' or '3.11' is not a sentence end.",
+            zh="文本答案在第一个 '。！？!?' 处结束，或者在后面跟空格、位于行尾的 '.' 处结束。"
+            "'Node.js'、'3.11' 这类词内部的 '.' 不是句末。",
             detail=f"reply    {describe_value(reply)}\ngot      {got!r}\nexpected {expected!r}",
         )
 

@@ -84,10 +84,11 @@ def extract_final_answer(text: str) -> str | None:
 
     - If X starts with a number (optionally after a sign `+ - −` and a
       currency sign `$ ¥ € £`, in either order), the answer is that number
-      normalized: thousands separators removed (`1,234` -> `1234`), no
-      leading `+`, trailing zeros of the decimals and a bare decimal point
-      dropped (`-3.50` -> `-3.5`, `2.0` -> `2`), and whatever follows it
-      (units, a period) ignored. `-0` becomes `0`.
+      normalized: thousands separators removed (`1,234` -> `1234`),
+      leading zeros of the integer part dropped (`007` -> `7`), no leading
+      `+`, trailing zeros of the decimals and a bare decimal point dropped
+      (`-3.50` -> `-3.5`, `2.0` -> `2`), and whatever follows it (units, a
+      period) ignored. `-0` becomes `0`.
     - Otherwise X is cut at the first sentence end (`。！？!?`, or `.`
       followed by a space or the end), stripped, and returned; an empty
       result means None.
