@@ -572,6 +572,10 @@ CHOICES = {
     "last of two answer lines": ("Answer: A\nWait, re-checking.\nAnswer: C", "C"),
     "final answer line": ("Final Answer: B", "B"),
     "article, not a letter": ("Answer: a cat", None),
+    "capitalized word, not a letter": ("Answer: Apple", None),
+    "Chinese key before a word": ("答案：Banana", None),
+    "question before (X)": ("Answer: Does it matter? (C)", "C"),
+    "word on the answer line, then (X)": ("Answer: Both work, but (C) is simpler.", "C"),
     "no choice": ("I cannot tell.", None),
     "letter outside A-D": ("Answer: E", None),
     "empty": ("", None),
@@ -579,8 +583,10 @@ CHOICES = {
 
 
 @explain(
-    en="extract_choice reads the letter from 'Answer: C', '答案：C' (full- or half-width colon) or '(C)', preferring the answer line.",
-    zh="extract_choice 从 'Answer: C'、'答案：C'（全角或半角冒号）或 '(C)' 中读出选项，优先取答案行。",
+    en="extract_choice reads the letter from 'Answer: C', '答案：C' (full- or half-width colon) or '(C)', "
+    "preferring the answer line; the first letter of a word such as 'Apple' is not a choice.",
+    zh="extract_choice 从 'Answer: C'、'答案：C'（全角或半角冒号）或 '(C)' 中读出选项，优先取答案行；"
+    "'Apple' 这类单词的首字母不是选项。",
 )
 @pytest.mark.parametrize("case", list(CHOICES))
 def test_extract_choice_table(case):
