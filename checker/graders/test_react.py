@@ -907,15 +907,29 @@ def test_calculator_executes_nothing(case, tmp_path):
         )
 
 
+# A digit count that grows with every step: computing one more power or
+# product of a result already above 10**1000 takes seconds to hours, so
+# only a check of every intermediate result returns at once.
+_MILLION_DIGITS = "((10**100)**100)**100"
+INTERMEDIATE_BLOWUPS = [
+    "(((10**100)**100)**100)**100",
+    "*".join([_MILLION_DIGITS] * 8),
+    f"({_MILLION_DIGITS}*{_MILLION_DIGITS})**100",
+    # Small final results: only the intermediate 10**1100 is out of bounds.
+    "(10**100)**11 - (10**100)**11",
+    "(10**100)**11 // (10**100)**10",
+]
 HUGE = ["9**9**9**9", "2**1000000", "10**10**10", "(10**100)**11", "2**(2**(2**(2**2)))", "-(7**101)",
-        "1.5**500", "99**99*99**99*99**99*99**99*99**99*99**99", "1e308*1e308"]
+        "1.5**500", "99**99*99**99*99**99*99**99*99**99*99**99", "1e308*1e308", *INTERMEDIATE_BLOWUPS]
 
 
 @explain(
-    en="Huge powers and results (9**9**9**9, 2**1000000, above 10**1000) return 'Error: ...' at once instead of hanging.",
-    zh="超大的幂和结果（9**9**9**9、2**1000000、超过 10**1000）要立即返回 'Error: ...'，而不是卡住。",
+    en="Huge powers and results, intermediate or final (9**9**9**9, 2**1000000, above 10**1000), "
+    "return 'Error: ...' at once instead of hanging.",
+    zh="超大的幂和结果，无论是中间结果还是最终结果（9**9**9**9、2**1000000、超过 10**1000），"
+    "都要立即返回 'Error: ...'，而不是卡住。",
 )
-@pytest.mark.parametrize("expression", HUGE)
+@pytest.mark.parametrize("expression", HUGE, ids=[text if len(text) <= 40 else text[:37] + "..." for text in HUGE])
 def test_calculator_huge_powers(expression):
     react.safe_calculate("2 ** 10")
 
