@@ -13,6 +13,7 @@ import signal
 
 import faiss
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
@@ -168,8 +169,13 @@ corpora = st.lists(st.lists(words, max_size=8), min_size=1, max_size=10).filter(
 doc_ids = st.sampled_from(list("ABCDEFGHIJKL"))
 rankings_strategy = st.lists(st.lists(doc_ids, max_size=10), max_size=4)
 
+# Han characters come from all three blocks the README lists: CJK Unified
+# Ideographs, Extension A (U+3400-4DBF) and Compatibility Ideographs
+# (U+F900-FAFF). U+20000 (Extension B) is outside them, so it counts as a
+# letter of a word.
 _TEXT_ALPHABET = st.sampled_from(
-    list("abcXYZ 019 .,_-!?") + list("检索增强生成模型，。") + ["é", "Ⅳ", "\n", "Ｂ", "İ", "ß", "𠀀"]
+    list("abcXYZ 019 .,_-!?") + list("检索增强生成模型，。") + list("㐀㐁䶵豈更﨎")
+    + ["é", "Ⅳ", "\n", "Ｂ", "İ", "ß", "𠀀"]
 )
 mixed_text = st.lists(_TEXT_ALPHABET, max_size=30).map("".join)
 
@@ -283,6 +289,35 @@ def test_tokenize_readme_example():
     if single != ["用", "bm25"]:
         fail(en="A lone Chinese character is a token by itself.", zh="单独一个汉字本身就是一个 token。",
              detail=f'tokenize("用 BM25") gave {describe_value(single)}, expected ["用", "bm25"]')
+
+
+# Runs of three characters or more, because a run of two is its own bigram.
+RARE_HAN_TEXTS = {
+    "Extension A run": "\u3400\u3401\u3402",
+    "Extension A block edges": "\u3400\u4dbf\u3400",
+    "Compatibility Ideographs run": "\uf900\uf901\uf902",
+    "Compatibility block edges": "\uf900\ufad9\uf900",
+    "Unified, Extension A and Compatibility in one run": "模型\u3400\uf900",
+    "Extension A next to Latin letters": "lora\u3400\u3401\u3402rank",
+}
+
+
+@explain(
+    en="Han characters of CJK Extension A (U+3400-4DBF) and the Compatibility Ideographs (U+F900-FAFF) "
+    "form bigrams like any other Han character.",
+    zh="CJK 扩展 A 区（U+3400-4DBF）和兼容汉字区（U+F900-FAFF）的汉字与其他汉字一样切成二元组。",
+)
+@pytest.mark.parametrize("case", list(RARE_HAN_TEXTS), ids=list(RARE_HAN_TEXTS))
+def test_tokenize_rare_han_blocks(case):
+    text = RARE_HAN_TEXTS[case]
+    got = rag.tokenize(text)
+    expected = spec_tokenize(text)
+    if got != expected:
+        fail(en="The README counts U+3400-4DBF, U+4E00-9FFF and U+F900-FAFF as Han characters: a run of them "
+             "becomes overlapping bigrams, even when the blocks mix in one run.",
+             zh="README 规定 U+3400-4DBF、U+4E00-9FFF 和 U+F900-FAFF 都算汉字：这些字符组成的连续串"
+             "切成相互重叠的二元组，几个区的字符混在同一个串里也一样。",
+             detail=f"tokenize({text!r})\ngot      {describe_value(got)}\nexpected {describe_value(expected)}")
 
 
 @explain(
