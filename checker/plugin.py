@@ -55,6 +55,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kata")
     group.addoption("--kata-report", default=None, help="JSON-lines file for grader records")
     group.addoption(
+        "--kata-report-fd", type=int, default=None,
+        help="inherited file descriptor to write grader records to (used by the runner)",
+    )
+    group.addoption(
         "--kata-time-limit", type=float, default=30.0, help="seconds each grader may run"
     )
 
@@ -62,6 +66,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _report_path(config: pytest.Config) -> Path | None:
     value = config.getoption("--kata-report")
     return Path(value) if value else None
+
+
+def _reporting(config: pytest.Config) -> bool:
+    return config.getoption("--kata-report-fd") is not None or _report_path(config) is not None
+
+
+def _write(config: pytest.Config, record: dict) -> None:
+    """Append one JSON line to the report, by descriptor or by path."""
+    line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+    descriptor = config.getoption("--kata-report-fd")
+    if descriptor is not None:
+        os.write(descriptor, line)
+        return
+    path = _report_path(config)
+    if path is not None:
+        with path.open("ab") as handle:
+            handle.write(line)
+
+
+def pytest_runtest_logstart(nodeid: str, location) -> None:
+    # Marks the grader as running, so a run that dies names the grader it died in.
+    if _active_config is not None and _reporting(_active_config):
+        _write(_active_config, {"started": nodeid})
+
+
+_active_config: pytest.Config | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _active_config
+    _active_config = config
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -154,6 +189,24 @@ def _example(error: BaseException) -> str | None:
     return None
 
 
+def _did_not_raise(error: BaseException) -> dict | None:
+    """Turn pytest.raises' "DID NOT RAISE" into a learner-facing finding."""
+    text = str(error)
+    if not text.startswith("DID NOT RAISE"):
+        return None
+    expected = text.removeprefix("DID NOT RAISE").strip(" <>").replace("class ", "").strip("'")
+    name = expected.rsplit(".", 1)[-1] or "an exception"
+    return {
+        "status": "fail",
+        "message": {
+            "en": f"Expected {name} for this input, but the call returned normally.",
+            "zh": f"这个输入应当抛出 {name}，但调用正常返回了。",
+        },
+        "detail": None,
+        "frames": [],
+    }
+
+
 def classify(error: BaseException) -> dict:
     """Map an exception from a grader to a status and learner-facing fields."""
     chain = _flatten(error)
@@ -191,7 +244,9 @@ def classify(error: BaseException) -> dict:
     frames = _learner_frames(error)
     if isinstance(error, pytest.fail.Exception):
         # pytest.raises(...) that saw no exception, or an explicit pytest.fail.
-        return {"status": "fail", "message": None, "detail": str(error) or None, "frames": []}
+        return _did_not_raise(error) or {
+            "status": "fail", "message": None, "detail": str(error) or None, "frames": [],
+        }
     if isinstance(error, AssertionError) and not frames:
         return {"status": "fail", "message": None, "detail": None, "frames": []}
     first = chain[0]
@@ -206,8 +261,7 @@ def classify(error: BaseException) -> dict:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
-    path = _report_path(item.config)
-    if path is None:
+    if not _reporting(item.config):
         return
     record = None
     if call.when == "setup" and call.excinfo is not None:
@@ -242,13 +296,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         output_lines=len(output.splitlines()),
         duration=round(getattr(item, "kata_call_duration", call.duration), 3),
     )
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    _write(item.config, record)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    path = _report_path(session.config)
-    if path is None:
-        return
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"collected": [item.nodeid for item in session.items]}) + "\n")
+    if _reporting(session.config):
+        _write(session.config, {
+            "collected": [item.nodeid for item in session.items],
+            "explain": {item.nodeid: _explain(item) for item in session.items},
+        })

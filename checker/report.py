@@ -20,8 +20,9 @@ LABELS = {
     "not_implemented": ("not implemented", "未实现"),
     "error": ("ERROR", "出错"),
     "timeout": ("timed out", "超时"),
+    "not_run": ("not run", "未运行"),
 }
-MARKS = {"pass": "✓", "fail": "✗", "not_implemented": "·", "error": "!", "timeout": "⏱"}
+MARKS = {"pass": "✓", "fail": "✗", "not_implemented": "·", "error": "!", "timeout": "⏱", "not_run": "-"}
 
 
 OUTPUT_LINES = 15
@@ -71,8 +72,9 @@ def _title_line(result: CheckResult) -> str:
 
 def _record_lines(record: dict, time_limit: float) -> list[str]:
     status = record["status"]
-    summary = _pick(record.get("explain")) or record["name"]
-    if "[" in record["name"]:
+    explained = _pick(record.get("explain"))
+    summary = explained or record["name"]
+    if explained and "[" in record["name"]:
         # A parametrized grader: name the case, e.g. "[uppercase role]".
         summary += " [" + record["name"].split("[", 1)[1]
     lines = [f"  {MARKS[status]} {_pad(_label(status), 16)}{summary}"]
@@ -97,10 +99,13 @@ def _record_lines(record: dict, time_limit: float) -> list[str]:
                 "评分器被跳过，什么也证明不了，因此记为出错。",
             )))
         else:
-            if kind == "crash":
+            if kind in ("crash", "exit"):
                 lines.append(_indent(tr(
-                    "The grading process died while this grader ran (a crash in native code?).",
-                    "运行这个评分器时评分进程意外退出（可能是原生代码崩溃）。",
+                    "The grading process ended while this grader ran: the code under test called "
+                    "os._exit() or raised KeyboardInterrupt, or native code crashed. The graders "
+                    "after it did not run.",
+                    "运行这个评分器时评分进程提前结束了：被测代码调用了 os._exit() 或抛出了 "
+                    "KeyboardInterrupt，或者原生代码崩溃。之后的评分器都没有运行。",
                 )))
             if record.get("detail"):
                 lines.append(_indent(record["detail"]))
@@ -146,14 +151,23 @@ def _summary_lines(result: CheckResult, next_kata: str | None) -> list[str]:
     total = len(result.records)
     passed = result.count("pass")
     parts = [tr(f"{passed}/{total} graders pass", f"{passed}/{total} 个评分器通过")]
-    for status in ("fail", "error", "timeout", "not_implemented"):
+    for status in ("fail", "error", "timeout", "not_implemented", "not_run"):
         count = result.count(status)
         if count:
-            parts.append(f"{count} {_label(status)}")
+            parts.append(tr(f"{count} {_label(status)}", f"{count} 个{_label(status)}"))
     lines = ["", " · ".join(parts)]
     stub = _relative(result.impl_path)
     name = result.kata.name
-    if result.passed:
+    # Rerun hints must grade the same file again, not the learner's default.
+    is_own_file = result.impl_path.resolve() == result.kata.stub_path.resolve()
+    again = "`make check`" if is_own_file else f"`kata check {name} --impl {stub}`"
+    if result.partial and result.all_pass:
+        lines.append(tr(
+            f"Every selected grader passes. Run without --only to grade the whole of {name}; "
+            "a partial run never counts as passing the kata.",
+            f"选中的评分器全部通过。去掉 --only 才会对 {name} 做完整评分；只运行部分评分器不算通过这道题。",
+        ))
+    elif result.passed:
         if next_kata:
             lines.append(tr(
                 f"Passed {name}. Next: `make check KATA={next_kata}` (or `kata check {next_kata}`).",
@@ -166,31 +180,32 @@ def _summary_lines(result: CheckResult, next_kata: str | None) -> list[str]:
             ))
     elif any(r.get("kind") == "load" for r in result.records):
         lines.append(tr(
-            f"Next: fix the error above in {stub} so that the file imports, then run `make check` again.",
-            f"下一步：先修正 {stub} 中上面指出的错误，让文件能够正常导入，然后再次运行 `make check`。",
+            f"Next: fix the error above in {stub} so that the file imports, then run {again} again.",
+            f"下一步：先修正 {stub} 中上面指出的错误，让文件能够正常导入，然后再次运行 {again}。",
         ))
     elif result.not_started:
         lines.append(tr(
             f"{name} is not started yet. Next: open {stub}, read the docstrings, "
-            "replace each `raise NotImplementedError` at a `# TODO:`, and run `make check` again.",
+            f"replace each `raise NotImplementedError` at a `# TODO:`, and run {again} again.",
             f"{name} 还没有开始。下一步：打开 {stub}，阅读 docstring，"
-            "把每个 `# TODO:` 处的 `raise NotImplementedError` 换成你的实现，然后再次运行 `make check`。",
+            f"把每个 `# TODO:` 处的 `raise NotImplementedError` 换成你的实现，然后再次运行 {again}。",
         ))
     else:
         lines.append(tr(
-            f"Next: fix the first grader that does not pass in {stub}, then run `make check` again. "
+            f"Next: fix the first grader that does not pass in {stub}, then run {again} again. "
             f"Stuck? `kata hint {name}`.",
-            f"下一步：在 {stub} 中修正第一个没有通过的评分器对应的问题，然后再次运行 `make check`。"
+            f"下一步：在 {stub} 中修正第一个没有通过的评分器对应的问题，然后再次运行 {again}。"
             f"卡住了？运行 `kata hint {name}`。",
         ))
+    rerun_impl = "" if is_own_file else f" --impl {stub}"
     randomized_failure = any(
         r.get("randomized") and r["status"] != "pass" and r.get("kind") != "load"
         for r in result.records
     )
     if result.seed is not None and randomized_failure and not result.not_started:
         lines.append(tr(
-            f"Random inputs came from seed {result.seed}; rerun them with `kata check {name} --seed {result.seed}`.",
-            f"本次随机输入的种子是 {result.seed}；用 `kata check {name} --seed {result.seed}` 可复现。",
+            f"Random inputs came from seed {result.seed}; rerun them with `kata check {name}{rerun_impl} --seed {result.seed}`.",
+            f"本次随机输入的种子是 {result.seed}；用 `kata check {name}{rerun_impl} --seed {result.seed}` 可复现。",
         ))
     return lines
 
@@ -198,6 +213,12 @@ def _summary_lines(result: CheckResult, next_kata: str | None) -> list[str]:
 def format_result(result: CheckResult, next_kata: str | None = None) -> str:
     """Render the whole report for one kata."""
     lines = [_title_line(result), ""]
+    if result.usage_error is not None:
+        lines.append(tr(
+            f"  The --only expression is not valid pytest -k syntax: {result.usage_error}",
+            f"  --only 表达式不是合法的 pytest -k 语法：{result.usage_error}",
+        ))
+        return "\n".join(lines)
     if result.nothing_selected:
         lines.append(tr(
             "  No grader name matches the --only expression; run without --only to see them all.",

@@ -13,6 +13,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from pathlib import Path
 from checker import REPO_ROOT
 from checker.catalog import Kata
 
-STATUSES = ("pass", "fail", "not_implemented", "error", "timeout")
+STATUSES = ("pass", "fail", "not_implemented", "error", "timeout", "not_run")
 
 
 @dataclass
@@ -36,13 +37,21 @@ class CheckResult:
     duration: float = 0.0
     time_limit: float = 0.0
     nothing_selected: bool = False
+    usage_error: str | None = None
+    partial: bool = False
 
     def count(self, status: str) -> int:
         return sum(1 for record in self.records if record["status"] == status)
 
     @property
-    def passed(self) -> bool:
+    def all_pass(self) -> bool:
+        """Every grader that ran passed (maybe only those --only selected)."""
         return bool(self.records) and all(r["status"] == "pass" for r in self.records)
+
+    @property
+    def passed(self) -> bool:
+        """The kata is passed: every grader ran and passed."""
+        return self.all_pass and not self.partial
 
     @property
     def not_started(self) -> bool:
@@ -55,6 +64,21 @@ def _estimate_grader_count(grader: Path) -> int:
     """Count test functions by reading the source, to size the overall limit."""
     text = grader.read_text(encoding="utf-8") if grader.exists() else ""
     return max(1, len(re.findall(r"^\s*def test_", text, flags=re.MULTILINE)))
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """Kill the grading process and everything it started."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
+def _exit_detail(output: str) -> str:
+    """The last lines pytest printed before the process ended, without banners."""
+    lines = [line for line in output.strip().splitlines() if line.strip() and not line.startswith("!!!")]
+    return "\n".join(lines[-6:])
 
 
 def run_graders(
@@ -90,16 +114,20 @@ def run_graders(
     impl_path = resolve_path(kata.name, env["KATA_IMPL"])
     limit = time_limit if time_limit is not None else kata.time_limit
     result = CheckResult(
-        kata=kata, impl_path=impl_path, seed=None if ci else seed, time_limit=limit
+        kata=kata, impl_path=impl_path, seed=None if ci else seed, time_limit=limit,
+        partial=bool(keyword),
     )
 
     with tempfile.TemporaryDirectory(prefix="kata-") as scratch:
-        report = Path(scratch) / "report.jsonl"
+        # The plugin writes through an inherited descriptor, so the records
+        # survive even if code under test deletes files in the temp folder.
+        report = open(Path(scratch) / "report.jsonl", "w+b")  # noqa: SIM115
+        log = open(Path(scratch) / "pytest.log", "w+b")  # noqa: SIM115
         command = [
             sys.executable, "-m", "pytest", str(kata.grader_path),
             "-p", "checker.plugin", "-p", "no:cacheprovider",
             "--rootdir", str(REPO_ROOT), "-q", "--no-header", "-rN", "--tb=no",
-            f"--kata-report={report}", f"--kata-time-limit={limit}",
+            f"--kata-report-fd={report.fileno()}", f"--kata-time-limit={limit}",
         ]
         if seed is not None and not ci:
             command.append(f"--hypothesis-seed={seed}")
@@ -111,46 +139,71 @@ def run_graders(
         start = time.monotonic()
         killed = False
         limit_detail = None
+        # A new session, so that processes the code under test forks are
+        # killed with the run instead of keeping it waiting.
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            cwd=REPO_ROOT, pass_fds=(report.fileno(),), start_new_session=True,
+            preexec_fn=limits.apply if limits else None,
+        )
         try:
-            done = subprocess.run(
-                command, capture_output=True, text=True, env=env, cwd=REPO_ROOT,
-                timeout=overall_limit, preexec_fn=limits.apply if limits else None,
-            )
-            output = done.stdout + done.stderr
+            returncode = process.wait(timeout=overall_limit)
             if limits is not None:
-                limit_detail = limits.exit_detail(done.returncode)
-        except subprocess.TimeoutExpired as expired:
+                limit_detail = limits.exit_detail(returncode)
+        except subprocess.TimeoutExpired:
             killed = True
-            raw = expired.stdout or ""
-            output = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        finally:
+            _kill_group(process)
         result.duration = time.monotonic() - start
-        collected: list[str] = []
-        report_seen_collection = False
-        if report.exists():
-            for line in report.read_text(encoding="utf-8").splitlines():
-                if not line.strip():
-                    continue
-                record = json.loads(line)
-                if "collected" in record:
-                    collected = record["collected"]
-                    report_seen_collection = True
-                else:
-                    result.records.append(record)
+        log.seek(0)
+        output = log.read().decode("utf-8", errors="replace")
+        report.seek(0)
+        lines = report.read().decode("utf-8", errors="replace").splitlines()
+        report.close()
+        log.close()
+
+    collected: list[str] = []
+    explanations: dict[str, dict | None] = {}
+    started: list[str] = []
+    report_seen_collection = False
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short when the process died
+        if "collected" in record:
+            collected = record["collected"]
+            explanations = record.get("explain") or {}
+            report_seen_collection = True
+        elif "started" in record:
+            started.append(record["started"])
+        else:
+            result.records.append(record)
+
+    if "Wrong expression passed to '-k'" in output:
+        lines = [line for line in output.splitlines() if "-k" in line or "Expected" in line]
+        result.usage_error = " ".join(line.strip() for line in lines[-2:]) or str(keyword)
+        return result
 
     stopped_early = stop_first and any(r["status"] != "pass" for r in result.records)
     seen = {record["id"] for record in result.records}
+    running = next((node for node in reversed(started) if node not in seen), None)
     for node_id in collected:
         if node_id in seen or stopped_early:
             continue
-        # Graders that never reported: the run was killed while they ran, or
-        # the interpreter itself died (a crash in native code).
-        missing = {"id": node_id, "name": node_id.split("::")[-1], "explain": None,
+        missing = {"id": node_id, "name": node_id.split("::")[-1], "explain": explanations.get(node_id),
                    "output": "", "duration": 0.0, "example": None, "frames": []}
-        if killed:
-            missing.update(status="timeout")
+        if node_id != running:
+            # An earlier grader ended the whole run before this one started.
+            missing.update(status="not_run")
+        elif killed:
+            missing.update(status="timeout", seconds=overall_limit if running else None)
+        elif limit_detail:
+            missing.update(status="error", kind="limit", detail=limit_detail)
         else:
-            missing.update(status="error", kind="limit" if limit_detail else "crash",
-                           detail=limit_detail or output.strip()[-800:])
+            missing.update(status="error", kind="exit", detail=_exit_detail(output))
         result.records.append(missing)
     if not result.records and keyword and report_seen_collection:
         result.nothing_selected = True

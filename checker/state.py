@@ -64,7 +64,10 @@ def empty_state() -> dict:
 
 
 def _stamp() -> str:
-    return time.strftime("%Y%m%d-%H%M%S")
+    # Microseconds and the process id keep two backups in one second apart.
+    now = time.time()
+    micro = int((now % 1) * 1_000_000)
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}.{micro:06d}-{os.getpid()}"
 
 
 def _warn(message: str) -> None:

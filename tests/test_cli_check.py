@@ -94,6 +94,35 @@ def test_reference_run_is_not_recorded_as_progress(tmp_path):
 
 
 def test_own_file_run_is_recorded(tmp_path):
-    run_kata(["loss_mask", "--only", "header"], tmp_path)
+    run_kata(["loss_mask"], tmp_path)
 
     assert '"loss_mask"' in (tmp_path / "state.json").read_text(encoding="utf-8")
+
+
+def test_partial_run_is_not_recorded(tmp_path):
+    done = run_kata(["loss_mask", "--impl", "solutions", "--only", "render"], tmp_path)
+
+    assert done.returncode == 0
+    assert "never counts as passing" in done.stdout
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_learner_code_ending_the_process_names_the_grader(tmp_path):
+    exiting = tmp_path / "exiting.py"
+    exiting.write_text(
+        "import os\n\n\ndef render_chatml(messages, add_generation_prompt=False):\n    os._exit(3)\n",
+        encoding="utf-8",
+    )
+
+    done = run_kata(["loss_mask", "--impl", str(exiting), "--only", "render_layout or header"], tmp_path)
+
+    assert "The grading process ended while this grader ran" in done.stdout
+    assert "not run" in done.stdout
+    assert done.returncode == 1
+
+
+def test_invalid_impl_is_a_usage_error(tmp_path):
+    done = run_kata(["loss_mask", "--impl", "solution"], tmp_path)
+
+    assert done.returncode == 2
+    assert "no file to grade" in done.stderr

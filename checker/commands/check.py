@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from checker.catalog import all_katas
@@ -11,6 +12,7 @@ from checker.i18n import tr
 from checker.practice.limits import DEFAULT_CPU_SECONDS, DEFAULT_MEMORY_MIB, ResourceLimits, hit_memory_limit
 from checker.report import format_result
 from checker.runner import run_graders
+from checker.resolver import resolve_path
 from checker.state import passed_katas, record_check
 
 
@@ -23,6 +25,25 @@ def next_unpassed(after: str | None = None) -> str | None:
     for name in names:
         if name not in done:
             return name
+    return None
+
+
+def _invalid_arguments(kata, impl: str | None, time_limit: float | None) -> str | None:
+    """Return an error message for a file or limit that cannot work, else None."""
+    choice = impl if impl is not None else os.environ.get("KATA_IMPL", "katas")
+    path = resolve_path(kata.name, choice)
+    if time_limit is not None and time_limit <= 0:
+        return tr(f"error: --time-limit must be a positive number of seconds, got {time_limit:g}.",
+                  f"错误：--time-limit 必须是正数（单位秒），收到的是 {time_limit:g}。")
+    if not path.is_file():
+        hint = tr("Use 'katas', 'solutions', a .py file or a folder that holds "
+                  f"{kata.name}.py.",
+                  f"可以用 'katas'、'solutions'、某个 .py 文件，或包含 {kata.name}.py 的文件夹。")
+        return tr(f"error: no file to grade at {path} (from --impl {choice}). {hint}",
+                  f"错误：{path} 处没有可评分的文件（来自 --impl {choice}）。{hint}")
+    if path.suffix != ".py":
+        return tr(f"error: {path} is not a Python file; --impl needs a .py file or a folder.",
+                  f"错误：{path} 不是 Python 文件；--impl 需要 .py 文件或文件夹。")
     return None
 
 
@@ -39,6 +60,10 @@ def run(arguments: argparse.Namespace) -> int:
         impl = arguments.file
         # Interviewer mode: a candidate's file runs under CPU and memory limits.
         limits = ResourceLimits(cpu_seconds=arguments.cpu_limit, memory_mib=arguments.memory_limit)
+    problem = _invalid_arguments(kata, impl, arguments.time_limit)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     print(tr(f"Grading {kata.name} …", f"正在评分 {kata.name} …"), flush=True)
     if limits is not None:
         print(tr(f"Interviewer mode: {arguments.file} runs in a separate process limited to "
@@ -48,8 +73,10 @@ def run(arguments: argparse.Namespace) -> int:
         kata, impl=impl, seed=arguments.seed, time_limit=arguments.time_limit,
         keyword=arguments.only, limits=limits,
     )
-    own_file = impl in (None, "katas")
-    if own_file and result.records:
+    # Only a full run of the learner's own file is progress; a reference,
+    # a candidate's file or an --only subset is not.
+    own_file = result.impl_path.resolve() == kata.stub_path.resolve()
+    if own_file and result.records and not result.partial:
         record_check(kata.name, result.passed, result.not_started, result.duration)
     following = next_unpassed(after=kata.name) if result.passed else None
     print(format_result(result, next_kata=following))
@@ -59,7 +86,7 @@ def run(arguments: argparse.Namespace) -> int:
                  f"注意：被测代码超出了 {limits.memory_mib} MiB 的内存限制（--memory-limit），"
                  "触发限制的评分器在上面记为出错。"))
     sys.stdout.flush()
-    return 0 if result.passed else 1
+    return 0 if result.all_pass else 1
 
 
 def register(subparsers) -> None:

@@ -119,6 +119,9 @@ def submit(arguments) -> int:
                      f"提示：{name} 已不在课程中，不计入成绩。"), file=sys.stderr)
             continue
         print(tr(f"Grading {name} …", f"正在评分 {name} …"), flush=True)
+        if arguments.only:
+            print(tr("note: --only grades a subset, so this score covers only those graders.",
+                     "提示：--only 只运行部分评分器，本次成绩只统计这些评分器。"), file=sys.stderr)
         result = run_graders(kata, impl=session["folder"], seed=session.get("seed"),
                              keyword=arguments.only, limits=limits)
         scores.append(score_result(kata, result))

@@ -65,7 +65,7 @@ class Watcher:
         impl = None if self.own_file else str(self.path)
         result = run_graders(self.kata, impl=impl, seed=self.arguments.seed,
                              keyword=self.arguments.only)
-        if self.own_file and result.records:
+        if self.own_file and result.records and not result.partial:
             record_check(self.kata.name, result.passed, result.not_started, result.duration)
         following = _next_unpassed(self.kata.name) if result.passed and self.own_file else None
         print(format_result(result, next_kata=following))
@@ -76,6 +76,8 @@ class Watcher:
             state, style = tr("no file", "没有文件"), "yellow"
         elif result.passed:
             state, style = tr("PASSED", "已通过"), "green+bold"
+        elif result.partial and result.all_pass:
+            state, style = tr("selected graders pass", "选中的评分器全部通过"), "green"
         else:
             total = len(result.records)
             state = tr(f"{result.count('pass')}/{total} pass", f"{result.count('pass')}/{total} 通过")
