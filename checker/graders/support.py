@@ -29,8 +29,17 @@ _ALPHABET = st.sampled_from(
 content_text = st.lists(_ALPHABET, min_size=0, max_size=12).map("".join)
 
 
+# Replies that start with whitespace make byte-level BPE merge the header's
+# "\n" into the first content token, which is where piecewise tokenizing and
+# exact-span masks go wrong; draw them often.
+_EDGE_PREFIX = st.sampled_from(["", "", "\n", "\n\n", "  ", "\t", " "])
+_reply_text = st.builds(lambda prefix, text: prefix + text, _EDGE_PREFIX, content_text)
+
+
 def message(role: str):
-    return st.builds(lambda text: {"role": role, "content": text}, content_text)
+    """A message dict for `role`; shown as a plain dict in failing inputs."""
+    text = _reply_text if role == "assistant" else content_text
+    return st.fixed_dictionaries({"role": st.just(role), "content": text})
 
 
 @st.composite

@@ -478,3 +478,45 @@ def test_length_grouped_saves_padding(seed):
 def test_length_grouped_bad_batch_size(batch_size):
     with pytest.raises(ValueError):
         collate.length_grouped_batches([3, 4, 5], batch_size)
+
+
+@explain(
+    en="length_grouped_batches depends on the seed: other seeds give another order (each epoch needs a fresh one).",
+    zh="length_grouped_batches 的结果取决于 seed：换一个 seed 应得到不同的顺序（每个 epoch 都需要新的顺序）。",
+)
+@given(base_seed=st.integers(0, 10_000))
+@settings(max_examples=10)
+def test_length_grouped_uses_seed(base_seed):
+    rng = random.Random(base_seed)
+    lengths = [rng.randrange(1, 400) for _ in range(300)]
+    orders = {
+        tuple(map(tuple, collate.length_grouped_batches(lengths, 8, seed=base_seed + offset)))
+        for offset in range(4)
+    }
+    if len(orders) == 1:
+        fail(
+            en="Four different seeds gave the same batches. Seed the random generator with `seed`.",
+            zh="四个不同的 seed 得到了完全相同的批次。请用 `seed` 初始化随机数生成器。",
+        )
+
+
+@explain(
+    en="The order of length-grouped batches is random, not sorted by length.",
+    zh="按长度分组后，批次之间的顺序是随机的，而不是按长度排好序的。",
+)
+@given(seed=st.integers(0, 10_000))
+@settings(max_examples=10)
+def test_length_grouped_order_is_shuffled(seed):
+    rng = random.Random(seed)
+    lengths = [int(rng.lognormvariate(5, 0.8)) + 1 for _ in range(2000)]
+    batches = collate.length_grouped_batches(lengths, 16, seed=seed)
+    longest = [max(lengths[i] for i in batch) for batch in batches]
+    descending = sum(a >= b for a, b in zip(longest, longest[1:])) / max(1, len(longest) - 1)
+    ascending = sum(a <= b for a, b in zip(longest, longest[1:])) / max(1, len(longest) - 1)
+    if max(descending, ascending) > 0.8:
+        fail(
+            en="Consecutive batches are mostly sorted by length. Shuffle the list of batches at the end, "
+            "or training sees long and short examples in long runs.",
+            zh="相邻批次大多按长度排好了序。请在最后打乱批次列表，否则训练时长样本和短样本会成片出现。",
+            detail=f"{max(descending, ascending):.0%} of consecutive batch pairs are in sorted order; random order gives about 50%",
+        )

@@ -178,6 +178,35 @@ def test_labels_match_assistant_mask(messages):
         )
 
 
+EDGE_REPLIES = ["\nabc", "\n\nabc", "  abc", "\tabc", "\n"]
+
+
+@explain(
+    en="A reply that starts with whitespace: the token that merges the header's \\n with it is supervised, "
+    "and input_ids still come from the whole text.",
+    zh="回复以空白字符开头时：header 的 \\n 与回复开头合并成的 token 要参与监督，input_ids 仍须来自整段文本。",
+)
+@pytest.mark.parametrize("reply", EDGE_REPLIES, ids=[repr(r) for r in EDGE_REPLIES])
+def test_reply_starting_with_whitespace(reply):
+    tokenizer = project_tokenizer()
+    messages = [{"role": "user", "content": "Q"}, {"role": "assistant", "content": reply}]
+    example = loss_mask.build_sft_example(messages, tokenizer)
+    ids, expected = oracle_labels(messages, tokenizer)
+    if list(example["input_ids"]) != ids:
+        fail(
+            en="input_ids differ from tokenizing the whole rendered text: the header's \\n and the reply's "
+            "leading whitespace form one token only when the text is tokenized in one piece.",
+            zh="input_ids 与对整段渲染文本分词的结果不同：只有整段一次性分词时，header 的 \\n 才会与回复开头的空白合并成一个 token。",
+            detail=f"reply {reply!r}",
+        )
+    if list(example["labels"]) != expected:
+        fail(
+            en="A token that overlaps the reply is supervised even when it also covers the header's \\n.",
+            zh="只要 token 与回复有重叠就要参与监督，即使它同时覆盖了 header 的 \\n。",
+            detail=label_mismatch(tokenizer, ids, list(example["labels"]), expected),
+        )
+
+
 @explain(
     en="The <|im_start|>assistant\\n header is prompt: IGNORE_INDEX.",
     zh="<|im_start|>assistant\\n 这个 header 属于提示部分，label 应为 IGNORE_INDEX。",
