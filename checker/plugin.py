@@ -176,13 +176,23 @@ def _display_path(filename: str) -> str:
         return filename
 
 
+def _strip_hypothesis_comments(text: str) -> str:
+    """Drop hypothesis' English explanatory comments, which the learner cannot act on."""
+    kept = []
+    for line in text.splitlines():
+        if line.strip().startswith("# "):
+            continue
+        kept.append(line.split("  # or any other generated value")[0])
+    return "\n".join(kept)
+
+
 def _example(error: BaseException) -> str | None:
     """The falsifying input hypothesis attached as a note, if small enough."""
     for candidate in _flatten(error):
         for note in getattr(candidate, "__notes__", []) or []:
             for prefix in ("Falsifying example: ", "Failing test case: "):
                 if note.startswith(prefix):
-                    text = note[len(prefix) :]
+                    text = _strip_hypothesis_comments(note[len(prefix) :])
                     if len(text) > EXAMPLE_LIMIT:
                         return None
                     return text

@@ -116,8 +116,11 @@ def _record_lines(record: dict, time_limit: float) -> list[str]:
     elif status == "timeout":
         time_limit = record.get("seconds") or time_limit
         lines.append(_indent(tr(
-            f"Stopped after {time_limit:g} s. Look for a loop whose condition never changes.",
-            f"运行超过 {time_limit:g} 秒被终止。检查是否有条件永远不变的循环。",
+            f"Stopped after {time_limit:g} s. Look for a loop whose condition never changes, or "
+            "work that grows much faster than the input. A slow failing grader can also run out of "
+            "time while it searches for the smallest failing input: run it alone with --only NAME.",
+            f"运行超过 {time_limit:g} 秒被终止。检查是否有条件永远不变的循环，或者计算量随输入增长过快。"
+            "失败的评分器在寻找最小反例时也可能耗尽时间：可以用 --only NAME 单独运行它。",
         )))
     example = record.get("example")
     if example and status in ("fail", "error"):
