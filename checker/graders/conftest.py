@@ -9,9 +9,11 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# A learner run draws fresh inputs each time, so it can afford fewer examples
+# per run (kata check stays quick); the derandomized self-tests use more.
 settings.register_profile(
     "learner",
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     database=None,
     print_blob=False,
@@ -22,5 +24,7 @@ settings.register_profile(
         HealthCheck.large_base_example,
     ],
 )
-settings.register_profile("ci", parent=settings.get_profile("learner"), derandomize=True)
+settings.register_profile(
+    "ci", parent=settings.get_profile("learner"), derandomize=True, max_examples=40
+)
 settings.load_profile(os.environ.get("KATA_HYPOTHESIS_PROFILE", "learner"))
