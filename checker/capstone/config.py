@@ -44,7 +44,7 @@ class RunConfig:
     batch_size: int = 16  # chats per micro-batch, per process
     grad_accum: int = 1  # micro-batches per optimizer step
     steps: int = 300  # optimizer steps
-    lr: float = 2e-3  # peak learning rate
+    lr: float = 5e-3  # peak learning rate
     warmup_steps: int = 20  # linear warmup, in optimizer steps
     max_grad_norm: float = 1.0  # global L2 norm limit
     weight_decay: float = 0.0
@@ -56,7 +56,7 @@ class RunConfig:
     lora_dropout: float = 0.05
     target_modules: list[str] = field(default_factory=lambda: list(QWEN3_LINEAR_NAMES))
     # outputs
-    max_new_tokens: int = 16  # generated tokens per held-out prompt
+    max_new_tokens: int = 24  # generated tokens per held-out prompt
     num_samples: int = 6  # before/after replies written to samples.md
     merge: bool = False  # also save the merged full model
     log_every: int = 25  # steps between printed log lines

@@ -5,22 +5,23 @@ about 1.1M parameters) trained as a plain language model on two kinds of
 text written by this project:
 
 - the bilingual chat set `data/sft/chat.jsonl`, rendered as ChatML;
-- plain-text word drills: a list of words, then the same list reversed,
-  introduced by a cue (`words: ... / reversed:`, or the Chinese `词语：... /
-  倒序：`). This is the skill the capstone later asks for.
+- plain-text word drills: a list of words, then either the same list
+  again or its first and last word, after a plain cue (`words: ...` then
+  `again: ...` or `first: ... / last: ...`, or the Chinese `词语：`,
+  `再写一遍：`, `第一个：`, `最后一个：`).
 
-The base so knows how to reverse a list, but only after the plain-text cue;
-it has never seen the request in a chat. Asked in ChatML, it replies with
-chat-like text, so its score on the capstone task is near zero. Supervised
-fine-tuning then teaches it to answer that request in the chat format, which
-is what SFT mostly does for real models too: it elicits and formats skills
-that pretraining gave them.
+So the base can find words in its context and copy them, but only after
+the plain-text cues; it has never seen such a request in a chat. Asked in
+ChatML, it replies with chat-like text, so its score on the capstone task
+is near zero. Supervised fine-tuning then teaches it to answer the request
+in the chat format, in a fixed sentence. That is what SFT mostly does for
+real models too: it elicits and formats skills that pretraining gave them.
 
-It is saved in bfloat16 (about 4 MB) together with a copy of the project
+It is saved in bfloat16 (about 2 MB) together with a copy of the project
 tokenizer, so the folder loads like a Hub checkpoint:
 `AutoModelForCausalLM.from_pretrained("data/capstone/base")`.
 
-    python data/capstone/make_base_model.py          # about 10 min on 2 idle CPU cores
+    python data/capstone/make_base_model.py          # about 6 min on 2 idle CPU cores
 """
 
 from __future__ import annotations
@@ -57,16 +58,22 @@ MODEL_SHAPE = {
 }
 
 
-DRILLS = 3000
+DRILLS = 8000
 
 
 def word_drill(rng: random.Random, words: list[str]) -> str:
-    """One plain-text drill: a word list, then the same list reversed on its own line."""
+    """One plain-text drill: a word list, then the list again or its first and last word.
+
+    Every word follows a space, so the copy reuses the list's exact tokens.
+    """
     chosen = rng.sample(words, rng.randint(MIN_WORDS, MAX_WORDS))
-    listed, reversed_ = " ".join(chosen), " ".join(reversed(chosen))
+    listed = " ".join(chosen)
+    chinese = rng.random() < 0.5
     if rng.random() < 0.5:
-        return f"words: {listed}\nreversed:\n{reversed_}\n"
-    return f"词语：{listed}\n倒序：\n{reversed_}\n"
+        return f"词语： {listed}\n再写一遍： {listed}\n" if chinese else f"words: {listed}\nagain: {listed}\n"
+    if chinese:
+        return f"词语： {listed}\n第一个： {chosen[0]}\n最后一个： {chosen[-1]}\n"
+    return f"words: {listed}\nfirst: {chosen[0]}\nlast: {chosen[-1]}\n"
 
 
 def token_stream(tokenizer, seed: int) -> torch.Tensor:
@@ -85,7 +92,7 @@ def token_stream(tokenizer, seed: int) -> torch.Tensor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300, help="optimizer steps")
+    parser.add_argument("--steps", type=int, default=3000, help="optimizer steps")
     parser.add_argument("--batch-size", type=int, default=16, help="sequences per step")
     parser.add_argument("--block-size", type=int, default=96, help="tokens per sequence")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")

@@ -1,14 +1,21 @@
-"""Write the capstone's SFT task: reverse the order of a few words.
+"""Write the capstone's SFT task: name the first and the last word of a list.
 
-The user asks, in English or Chinese, for a short list of words in reverse
-order; the assistant replies with exactly those words, reversed. The base
-model never saw this instruction, so it fails; a LoRA adapter learns it in
-a few hundred steps on a CPU. Exact match on held-out word lists is the
-task metric, so the score measures a learned rule, not memorized pairs.
+The user shows a list of 3 to 5 words and asks, in English or Chinese, for
+its first and last word; the assistant answers in two fixed lines:
 
-Words are whole tokens of the project tokenizer taken from the project's
-own facts, so every reply is a short, unambiguous token sequence. Held-out
-lists share no (words, order) pair with the training lists.
+    In the list sets rank loss merge, which word comes first and which comes last?
+    -> first: sets
+       last: merge
+
+The base model never saw this request, so it fails; a LoRA adapter learns
+it in a few hundred steps on a CPU. Exact match on held-out lists is the
+task metric, so the score measures a learned rule (find two words in the
+prompt and answer in the fixed layout), not memorized pairs.
+
+Words are lowercase words of the project's facts that the tokenizer keeps
+as one token after a space, and every word in prompts and answers follows a
+space, so the answer reuses the prompt's exact tokens. Held-out lists share
+no list with the training lists.
 
     python data/capstone/make_task_data.py
 """
@@ -32,8 +39,15 @@ SEED = 0
 TRAIN_SIZE = 3000
 EVAL_SIZE = 200
 MIN_WORDS, MAX_WORDS = 3, 5
-PROMPTS_EN = ["Reverse the order of these words: {words}", "Write these words in reverse order: {words}"]
-PROMPTS_ZH = ["把这些词倒序排列：{words}", "请按相反顺序写出这些词：{words}"]
+PROMPTS_EN = [
+    "In the list {words}, which word comes first and which comes last?",
+    "Which are the first and the last word of this list: {words} ?",
+]
+PROMPTS_ZH = ["词表 {words} 中，第一个词和最后一个词分别是什么？", "这组词 {words} 里，排在最前和最后的词是哪两个？"]
+# The answers use the layout of the base model's plain-text drills (see
+# make_base_model.py), so fine-tuning teaches when to use a known skill.
+ANSWER_EN = "first: {first}\nlast: {last}"
+ANSWER_ZH = "第一个： {first}\n最后一个： {last}"
 
 
 def task_words(tokenizer) -> list[str]:
@@ -51,11 +65,12 @@ def make_chat(rng: random.Random, words: list[str]) -> dict:
     chosen = rng.sample(words, rng.randint(MIN_WORDS, MAX_WORDS))
     chinese = rng.random() < 0.5
     template = rng.choice(PROMPTS_ZH if chinese else PROMPTS_EN)
+    answer = ANSWER_ZH if chinese else ANSWER_EN
     return {
         "language": "zh" if chinese else "en",
         "messages": [
             {"role": "user", "content": template.format(words=" ".join(chosen))},
-            {"role": "assistant", "content": " ".join(reversed(chosen))},
+            {"role": "assistant", "content": answer.format(first=chosen[0], last=chosen[-1])},
         ],
     }
 
@@ -70,10 +85,10 @@ def main() -> None:
     for split, size in (("eval", EVAL_SIZE), ("train", TRAIN_SIZE)):
         while len(splits[split]) < size:
             chat = make_chat(rng, words)
-            reply = chat["messages"][1]["content"]
-            if reply in seen:
+            prompt = chat["messages"][0]["content"]
+            if prompt in seen:
                 continue
-            seen.add(reply)
+            seen.add(prompt)
             splits[split].append(chat)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     for split, rows in splits.items():
