@@ -52,11 +52,9 @@ def lora_config(config: RunConfig):
 def sft_config(config: RunConfig, session_device: torch.device, use_bf16: bool):
     from trl import SFTConfig
 
-    extra = {}
-    if config.gradient_checkpointing:  # passing the flag at all, even False, warns in transformers 5
-        extra["gradient_checkpointing"] = True
     return SFTConfig(
-        **extra,
+        # SFTConfig turns activation checkpointing on by default; match the katas path.
+        activation_checkpointing=config.gradient_checkpointing,
         output_dir=str(config.run_dir / "trl"),
         per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
