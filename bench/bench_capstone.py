@@ -2,8 +2,8 @@
 
 Each configuration runs as its own `kata capstone` process on the CPU, so
 import costs and peak RSS do not leak from one into another. Training time
-is the wall time of the training call only (no loading or scoring); both
-paths train on the same chats, in the same order, for the same steps.
+is the wall time of the training call only, without loading or scoring.
+Both paths train on the same chats, in the same order, for the same steps.
 """
 
 from __future__ import annotations

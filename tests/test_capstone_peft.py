@@ -34,6 +34,7 @@ def test_peft_loads_adapter_to_merged_logits(tmp_path):
         merged_logits = merged(input_ids=TOKENS).logits
         base_logits = plain(input_ids=TOKENS).logits
 
-    assert settings["peft_type"] == "LORA" and settings["r"] == 8
+    assert settings["peft_type"] == "LORA"
+    assert settings["r"] == 8
     torch.testing.assert_close(adapted_logits, merged_logits, atol=1e-4, rtol=1e-4)
     assert (adapted_logits - base_logits).abs().max() > 1e-3, "the adapter changed nothing"

@@ -26,8 +26,10 @@ def test_run_writes_the_run_folder(tmp_path):
     assert sorted(p.name for p in (folder / "adapter").iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]
     metrics = json.loads((folder / "metrics.json").read_text())
     assert len(metrics["records"]) == 6
-    assert 0.0 <= metrics["metric_before"] <= 1.0 and 0.0 <= metrics["metric_after"] <= 1.0
-    assert metrics["tokens_per_second"] > 0 and metrics["peak_memory_mb"] > 0
+    assert 0.0 <= metrics["metric_before"] <= 1.0
+    assert 0.0 <= metrics["metric_after"] <= 1.0
+    assert metrics["tokens_per_second"] > 0
+    assert metrics["peak_memory_mb"] > 0
     assert metrics["trainable_params"] < metrics["total_params"]
     assert "config (resolved):" in result.stdout
     assert "capstone summary" in result.stdout
@@ -54,7 +56,8 @@ def test_unsolved_katas_are_named(tmp_path):
     result = run_kata(["capstone", "--impl", str(folder), "--output-dir", str(tmp_path)], timeout=300)
 
     assert result.returncode == 1
-    assert "lora" in result.stderr and "train_loop" in result.stderr
+    assert "lora" in result.stderr
+    assert "train_loop" in result.stderr
     assert "collate " not in result.stderr
     assert "--impl solutions" in result.stderr
     assert "Traceback" not in result.stderr

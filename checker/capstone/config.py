@@ -1,6 +1,6 @@
 """The capstone's one visible config: a dataclass, its command-line flags and its printout.
 
-Every field has a unit or a sentinel meaning in its help text; the resolved
+Every field has a unit or a sentinel meaning in its help text. The resolved
 values are printed at the start of a run and stored in `metrics.json`.
 """
 
@@ -197,7 +197,7 @@ def validate_config(config: RunConfig) -> None:
 
 
 def format_config(config: RunConfig) -> str:
-    """The resolved config, one `name = value` per line, grouped as in the dataclass."""
+    """Format the resolved config, one `name = value` per line, in dataclass order."""
     width = max(len(f.name) for f in dataclasses.fields(config))
     lines = [tr("config (resolved):", "配置（解析后）：")]
     for f in dataclasses.fields(config):

@@ -1,12 +1,13 @@
 """Data parallelism for the capstone under `torchrun --nproc_per_node N`.
 
-Each process trains on its own micro-batches; DistributedDataParallel
-all-reduces the gradients (gloo on CPU, nccl on CUDA) and only rank 0
+Each process trains on its own micro-batches. DistributedDataParallel
+all-reduces the gradients (gloo on CPU, nccl on CUDA), and only rank 0
 writes files. The train loop kata normalizes each window by the supervised
-tokens it sees, which differ between ranks. So DDP's plain mean of the rank
-gradients is replaced by a communication hook that weights rank r by
-`tokens_r / tokens_all` and sums: the update then equals one process
-running the whole window with `N` times the accumulation.
+tokens of that rank's micro-batches, and those counts differ between ranks.
+So DDP's plain mean of the rank gradients is replaced by a communication
+hook that weights rank r by `tokens_r / tokens_all` and sums. The update
+then equals one process running the whole window with `N` times the
+accumulation.
 """
 
 from __future__ import annotations

@@ -69,11 +69,9 @@ def write_samples(path: Path, rows: list[dict], before: list[str], after: list[s
             "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in prompt) + "<|im_start|>assistant\n",
             "```",
             "",
-            f"- reference: `{reference}`",
-            f"- before: `{before[index]}`",
-            f"- after: `{after[index]}`",
-            "",
         ]
+        for label, text in (("reference", reference), ("before", before[index]), ("after", after[index])):
+            lines += [f"{label}:", "", "```text", text, "```", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -93,7 +91,7 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def format_summary(metrics: dict) -> str:
-    """The table printed at the end of a run."""
+    """Format the summary table printed at the end of a run."""
     before, after = metrics["metric_before"], metrics["metric_after"]
     rows = [
         (tr("exact match, held-out", "留出集 exact match"),

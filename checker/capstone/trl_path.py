@@ -1,9 +1,10 @@
 """The framework path: the same run through TRL's `SFTTrainer` and a PEFT LoRA adapter.
 
-Same chats, same tokenizer and template, same LoRA settings, same optimizer
-(AdamW, betas 0.9/0.999, eps 1e-8), same warmup + cosine schedule, same
-accumulation and clipping; data in file order (no shuffling), so the first
-batch equals the katas path's first micro-batch. TRL builds the labels
+Both paths use the same chats, tokenizer and template, the same LoRA
+settings and the same optimizer (AdamW, betas 0.9/0.999, eps 1e-8). They
+share the warmup + cosine schedule, accumulation and clipping. Data comes in
+file order (no shuffling), so the first batch equals the katas path's first
+micro-batch. TRL builds the labels
 itself from `assistant_only_loss=True` and a ChatML template whose
 `{% generation %}` blocks mark what is supervised: the assistant content
 and its `<|im_end|>`, as in the loss_mask kata.
@@ -88,7 +89,7 @@ def sft_config(config: RunConfig, session_device: torch.device, use_bf16: bool):
 
 
 def build_trainer(session: RunSession, model, callbacks=()):
-    """An SFTTrainer over the session's chats with a fresh PEFT adapter on `model`."""
+    """Build an SFTTrainer over the session's chats with a fresh PEFT adapter on `model`."""
     from datasets import Dataset
     from trl import SFTTrainer
 

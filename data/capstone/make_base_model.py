@@ -11,7 +11,7 @@ text written by this project:
   `再写一遍：`, `第一个：`, `最后一个：`).
 
 So the base can find words in its context and copy them, but only after
-the plain-text cues; it has never seen such a request in a chat. Asked in
+the plain-text cues. It has never seen such a request in a chat. Asked in
 ChatML, it replies with chat-like text, so its score on the capstone task
 is near zero. Supervised fine-tuning then teaches it to answer the request
 in the chat format, in a fixed sentence. That is what SFT mostly does for
@@ -62,7 +62,7 @@ DRILLS = 8000
 
 
 def word_drill(rng: random.Random, words: list[str]) -> str:
-    """One plain-text drill: a word list, then the list again or its first and last word.
+    """Write one plain-text drill: a word list, then the list again or its first and last word.
 
     Every word follows a space, so the copy reuses the list's exact tokens.
     """
