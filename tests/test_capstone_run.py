@@ -80,3 +80,16 @@ def test_other_kata_name_is_rejected():
 
     assert result.returncode == 2
     assert "capstone only" in result.stderr
+
+
+def test_packing_gives_padded_losses(tmp_path):
+    shared = [*TINY_RUN, "--steps", "3", "--output-dir", str(tmp_path)]
+
+    padded = run_kata(["capstone", *shared, "--name", "padded"])
+    packed = run_kata(["capstone", *shared, "--name", "packed", "--packing"])
+
+    assert padded.returncode == 0, padded.stderr[-3000:]
+    assert packed.returncode == 0, packed.stderr[-3000:]
+    padded_losses = json.loads((tmp_path / "padded" / "metrics.json").read_text())["step_losses"]
+    packed_losses = json.loads((tmp_path / "packed" / "metrics.json").read_text())["step_losses"]
+    assert packed_losses == pytest.approx(padded_losses, abs=1e-4)
