@@ -14,6 +14,9 @@ from pathlib import Path
 from checker import REPO_ROOT
 from checker.i18n import tr
 
+# LoRA ranks that `kata capstone-rank-sweep` trains by default.
+DEFAULT_RANKS = (1, 2, 4, 8, 16, 64)
+
 DEFAULT_MODEL = REPO_ROOT / "data" / "capstone" / "base"
 DEFAULT_TASK = REPO_ROOT / "data" / "capstone" / "task"
 QWEN3_LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

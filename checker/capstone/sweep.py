@@ -19,10 +19,9 @@ from pathlib import Path
 import torch
 
 from checker.capstone import report
-from checker.capstone.config import RunConfig
+from checker.capstone.config import DEFAULT_RANKS, RunConfig
 from checker.i18n import tr
 
-DEFAULT_RANKS = (1, 2, 4, 8, 16, 64)
 
 
 def _load_state(folder: Path) -> dict[str, torch.Tensor]:

@@ -40,7 +40,7 @@ def run(arguments: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     from checker.capstone.config import add_config_arguments
-    from checker.capstone.sweep import DEFAULT_RANKS
+    from checker.capstone.config import DEFAULT_RANKS
     from checker.commands.capstone import add_impl_arguments
 
     parser = subparsers.add_parser(
