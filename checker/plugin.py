@@ -130,7 +130,7 @@ def _explain(item: pytest.Item) -> dict | None:
 
 
 def _flatten(error: BaseException) -> list[BaseException]:
-    """The error, its causes and, for exception groups, their members."""
+    """List the error, its causes and, for exception groups, their members."""
     seen: list[BaseException] = []
     stack = [error]
     while stack:
@@ -187,7 +187,7 @@ def _strip_hypothesis_comments(text: str) -> str:
 
 
 def _example(error: BaseException) -> str | None:
-    """The falsifying input hypothesis attached as a note, if small enough."""
+    """Return the falsifying input hypothesis attached as a note, if small enough."""
     for candidate in _flatten(error):
         for note in getattr(candidate, "__notes__", []) or []:
             for prefix in ("Falsifying example: ", "Failing test case: "):

@@ -1,8 +1,8 @@
 """Format a `CheckResult` for the terminal, in the current language.
 
-Rules: never show grader source; show expected values only through the
-messages graders write; show the falsifying input only when it is small;
-for errors show only frames from the learner's file.
+The report never shows grader source. Expected values appear only in the
+messages graders write, a falsifying input only when it is small, and for
+errors only the frames from the learner's file.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _pad(text: str, width: int) -> str:
 
 
 def _cap_lines(text: str, total_lines: int) -> str:
-    """The first OUTPUT_LINES lines, with a note when more were printed."""
+    """Keep the first OUTPUT_LINES lines, noting how many were printed in all."""
     lines = text.rstrip().splitlines()[:OUTPUT_LINES]
     if total_lines > len(lines):
         lines.append(tr(f"… ({total_lines} lines in all)", f"……（共 {total_lines} 行）"))
@@ -135,7 +135,7 @@ def _record_lines(record: dict, time_limit: float) -> list[str]:
 
 
 def _load_error_lines(result: CheckResult) -> list[str] | None:
-    """One block for a file that failed to import, instead of one per grader."""
+    """Format one block for a file that failed to import, instead of one per grader."""
     loads = [r for r in result.records if r.get("kind") == "load"]
     if not loads or len(loads) != len(result.records):
         return None
